@@ -1,0 +1,99 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+
+/**
+ * The one configuration schema. Property names are the environment variable names (and the keys
+ * of the optional SENDER_CONFIG JSON file). Every property has a default and a description; the
+ * README's configuration table is generated from this object (scripts/gen-config-docs.ts) and a
+ * test fails when it is stale. `secret: true` marks values that /config masks.
+ */
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export const ConfigSchema = Type.Object(
+  {
+    SENDER_HOST: Type.String({ default: '0.0.0.0', minLength: 1, description: 'Listen address.' }),
+    SENDER_PORT: Type.Integer({
+      default: 5080,
+      minimum: 0,
+      maximum: 65535,
+      description: 'Listen port; 0 picks a free port (printed in the start-up log line).',
+    }),
+    REDIS_URL: Type.String({
+      default: '',
+      pattern: '^(|rediss?://.+)$',
+      secret: true,
+      description:
+        '`redis://[user:password@]host:port[/db]`. Empty: the in-process bus, one process. The password is masked in /config.',
+    }),
+    REDIS_SENTINELS: Type.String({
+      default: '',
+      pattern: '^(|[^,:\\s]+:[0-9]{1,5}(,[^,:\\s]+:[0-9]{1,5})*)$',
+      description:
+        'Comma-separated `host:port` list of Redis Sentinels; when set, the master named REDIS_SENTINEL_NAME is used (REDIS_URL then only supplies password and db).',
+    }),
+    REDIS_SENTINEL_NAME: Type.String({ default: 'mymaster', minLength: 1, description: 'Master name asked of the Sentinels.' }),
+    REDIS_SENTINEL_PASSWORD: Type.String({ default: '', secret: true, description: 'Password of the Sentinels themselves (masked in /config).' }),
+    SENDER_WORKERS: Type.Integer({
+      default: 0,
+      minimum: 0,
+      maximum: 256,
+      description: 'Worker processes; 0 means one per CPU with Redis, and always 1 on the in-process bus.',
+    }),
+    SENDER_STREAM_KEY: Type.String({ default: 'luna-sender:events', minLength: 1, description: 'The Redis stream every worker reads.' }),
+    SENDER_STREAM_MAXLEN: Type.Integer({ default: 100000, minimum: 1, description: 'Approximate cap of the stream (`XADD MAXLEN ~`).' }),
+    SENDER_LUNA_CHANNEL_PREFIX: Type.String({
+      default: 'luna-sender',
+      minLength: 1,
+      description: 'LUNA Handlers pub/sub channels are `{prefix}:{account_id}`.',
+    }),
+    SENDER_MAX_BACKPRESSURE: Type.Integer({
+      default: 16777216,
+      minimum: 1024,
+      description: 'Bytes buffered for one socket before it is closed with 4008 `slow consumer`.',
+    }),
+    SENDER_MAX_BODY_BYTES: Type.Integer({ default: 16777216, minimum: 1024, description: 'Largest publish body in bytes (413, error 12040, past it).' }),
+    SENDER_MAX_EVENTS_PER_PUBLISH: Type.Integer({ default: 1000, minimum: 1, description: 'Largest `events` list of one publish.' }),
+    SENDER_MAX_CONNECTIONS: Type.Integer({
+      default: 100000,
+      minimum: 1,
+      description: 'WebSocket connections one worker holds; an upgrade past it gets 503 (error 29006).',
+    }),
+    SENDER_MAX_QUERY_BYTES: Type.Integer({ default: 8192, minimum: 256, description: 'Longest `/ws` query string in bytes (error 12012 past it).' }),
+    SENDER_MAX_LIST_ITEMS: Type.Integer({ default: 100, minimum: 1, maximum: 10000, description: 'Most items one list filter may give.' }),
+    SENDER_MAX_INBOUND_FRAME: Type.Integer({
+      default: 16384,
+      minimum: 125,
+      description: 'Largest client-to-server frame; a bigger one closes the socket with 1009.',
+    }),
+    SENDER_PING_INTERVAL: Type.Integer({
+      default: 30,
+      minimum: 4,
+      maximum: 480,
+      description: 'Seconds of silence after which a socket is pinged; one that stays silent as long again is closed.',
+    }),
+    SENDER_REDIS_TIMEOUT: Type.Number({
+      default: 2,
+      exclusiveMinimum: 0,
+      maximum: 60,
+      description: 'Seconds a Redis command may take before a publish fails with 503 and /healthcheck with 502.',
+    }),
+    SENDER_PLUGINS: Type.String({ default: '', description: 'Comma-separated plugin module paths (section Plugins).' }),
+    SENDER_CONFIG: Type.String({ default: '', description: 'JSON file with any of these keys; the environment wins over it.' }),
+    LOG_LEVEL: Type.Union(
+      LOG_LEVELS.map((l) => Type.Literal(l)),
+      { default: 'info', description: 'pino log level.' },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type Config = Readonly<Static<typeof ConfigSchema>>;
+export type ConfigKey = keyof Config;
+
+/** The schema of one key, for the loader (string-to-type coercion) and the docs generator. */
+export function keySchema(key: string): TSchema | undefined {
+  return (ConfigSchema.properties as Record<string, TSchema>)[key];
+}
+
+export function isSecret(key: string): boolean {
+  return keySchema(key)?.secret === true;
+}

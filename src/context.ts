@@ -1,0 +1,16 @@
+import type { Bus } from './bus/bus.js';
+import type { Config } from './config/index.js';
+import type { Logger } from './log.js';
+import type { Metrics } from './metrics.js';
+import type { Plugins } from './plugins.js';
+
+/** What the HTTP and WebSocket handlers of one worker share. Built once in worker.ts. */
+export interface WorkerContext {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly bus: Bus;
+  readonly metrics: Metrics;
+  readonly plugins: Plugins;
+  /** Gauges read at scrape time (connections open, subscriptions, distinct filters, stream lag). */
+  gauges(): Record<string, { help: string; value: number }>;
+}

@@ -1,0 +1,88 @@
+import type { UWS } from '../uws.js';
+import { Errors, LunaError, statusLine } from '../errors.js';
+import type { Logger } from '../log.js';
+import { REQUEST_ID_RE, newRequestId } from './request-id.js';
+
+/**
+ * One HTTP request/response pair. Everything needed from uWS's HttpRequest is copied in the
+ * constructor, because that object is only valid synchronously inside the route handler; the
+ * abort handler is registered there too, before any await. Every answer carries Luna-Request-Id,
+ * is written inside `cork`, and is logged exactly once with method, path, status and duration.
+ */
+export class Exchange {
+  readonly method: string;
+  readonly path: string;
+  readonly query: string;
+  readonly headers: Readonly<Record<string, string>>;
+  /** The request's own id when valid, otherwise a generated one (also when malformed). */
+  readonly requestId: string;
+  /** Set when the client sent a Luna-Request-Id that does not match the pattern. */
+  readonly badRequestId: boolean;
+  readonly started = process.hrtime.bigint();
+  aborted = false;
+  done = false;
+  account: string | undefined;
+
+  constructor(
+    readonly res: UWS.HttpResponse,
+    req: UWS.HttpRequest,
+    private readonly log: Logger,
+  ) {
+    this.method = req.getCaseSensitiveMethod();
+    this.path = req.getUrl();
+    this.query = req.getQuery() ?? '';
+    const headers: Record<string, string> = Object.create(null);
+    req.forEach((k, v) => {
+      // A repeated header keeps its first value; uWS hands header names in lower case.
+      if (!(k in headers)) headers[k] = v;
+    });
+    this.headers = headers;
+    const given = headers['luna-request-id'];
+    this.badRequestId = given !== undefined && !REQUEST_ID_RE.test(given);
+    this.requestId = given !== undefined && !this.badRequestId ? given : newRequestId();
+    res.onAborted(() => {
+      this.aborted = true;
+      this.finish(499);
+    });
+  }
+
+  /** The first problem of SPEC's order that belongs to every request: a malformed request id. */
+  requestIdError(): LunaError | undefined {
+    if (!this.badRequestId) return undefined;
+    return new LunaError(
+      Errors.BadQueryOrHeader,
+      `Bad header 'Luna-Request-Id': expected '{unix seconds},{uuid4}' matching ${REQUEST_ID_RE.source}`,
+    );
+  }
+
+  send(status: number, contentType: string | undefined, body: string | Uint8Array, headers?: Record<string, string>, close = false): void {
+    if (this.aborted || this.done) return;
+    this.res.cork(() => {
+      this.res.writeStatus(statusLine(status));
+      this.res.writeHeader('Luna-Request-Id', this.requestId);
+      if (contentType !== undefined) this.res.writeHeader('Content-Type', contentType);
+      if (headers) for (const k in headers) this.res.writeHeader(k, headers[k]);
+      this.res.end(body, close);
+    });
+    this.finish(status);
+  }
+
+  json(status: number, value: unknown, headers?: Record<string, string>): void {
+    this.send(status, 'application/json', JSON.stringify(value), headers);
+  }
+
+  error(err: LunaError, headers?: Record<string, string>, close = false): void {
+    this.send(err.status, 'application/json', err.body(), headers, close);
+  }
+
+  /** Marks the exchange answered and writes its one log line. */
+  finish(status: number): void {
+    if (this.done) return;
+    this.done = true;
+    const duration = Number(process.hrtime.bigint() - this.started) / 1e6;
+    this.log.info(
+      { request_id: this.requestId, method: this.method, path: this.path, status, duration_ms: Math.round(duration * 1000) / 1000, account_id: this.account },
+      'request',
+    );
+  }
+}

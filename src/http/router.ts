@@ -1,0 +1,53 @@
+import type { UWS } from '../uws.js';
+import { Errors, LunaError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { Exchange } from './exchange.js';
+
+export type Handler = (ex: Exchange) => void | Promise<void>;
+/** path -> method -> handler; paths are exact (no patterns), so lookups are one Map.get. */
+export type RouteTable = Map<string, Partial<Record<string, Handler>>>;
+
+export function addRoute(table: RouteTable, method: string, path: string, handler: Handler): void {
+  const methods = table.get(path) ?? {};
+  methods[method] = handler;
+  table.set(path, methods);
+}
+
+/**
+ * Serves every plain HTTP request through one uWS catch-all, so that the request id check, 404,
+ * 405 and the error-to-response mapping live in one place. WebSocket upgrades are matched earlier
+ * by the uWS `ws` routes; a non-upgrade GET on those paths reaches this table (426).
+ */
+export function mountRoutes(app: UWS.TemplatedApp, table: RouteTable, log: Logger): void {
+  app.any('/*', (res, req) => {
+    const ex = new Exchange(res, req, log);
+    const idError = ex.requestIdError();
+    if (idError) return ex.error(idError);
+    const methods = table.get(ex.path);
+    if (methods === undefined) {
+      return ex.error(new LunaError(Errors.NotFound, `Resource '${ex.path}' not found`));
+    }
+    const handler = methods[ex.method];
+    if (handler === undefined) {
+      const allow = Object.keys(methods).join(', ');
+      return ex.error(new LunaError(Errors.MethodNotAllowed, `Method '${ex.method}' is not allowed on '${ex.path}'; allowed: ${allow}`), { Allow: allow });
+    }
+    run(ex, handler, log);
+  });
+}
+
+function run(ex: Exchange, handler: Handler, log: Logger): void {
+  try {
+    const out = handler(ex);
+    if (out instanceof Promise) out.catch((err: unknown) => fail(ex, err, log));
+  } catch (err) {
+    fail(ex, err, log);
+  }
+}
+
+/** LunaErrors are answers; anything else is a bug: logged with its stack, answered without it. */
+export function fail(ex: Exchange, err: unknown, log: Logger): void {
+  if (err instanceof LunaError) return ex.error(err);
+  log.error({ request_id: ex.requestId, err }, 'unhandled error in request handler');
+  ex.error(new LunaError(Errors.Internal, 'Internal server error'));
+}
