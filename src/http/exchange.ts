@@ -22,6 +22,9 @@ export class Exchange {
   aborted = false;
   done = false;
   account: string | undefined;
+  /** The request announced a body that nobody has read: answering then must close the connection,
+   * or the unread bytes would be parsed as the next request. readBody clears it. */
+  bodyPending: boolean;
 
   constructor(
     readonly res: UWS.HttpResponse,
@@ -37,6 +40,8 @@ export class Exchange {
       if (!(k in headers)) headers[k] = v;
     });
     this.headers = headers;
+    const length = headers['content-length'];
+    this.bodyPending = (length !== undefined && length !== '0') || headers['transfer-encoding'] !== undefined;
     const given = headers['luna-request-id'];
     this.badRequestId = given !== undefined && !REQUEST_ID_RE.test(given);
     this.requestId = given !== undefined && !this.badRequestId ? given : newRequestId();
@@ -62,7 +67,7 @@ export class Exchange {
       this.res.writeHeader('Luna-Request-Id', this.requestId);
       if (contentType !== undefined) this.res.writeHeader('Content-Type', contentType);
       if (headers) for (const k in headers) this.res.writeHeader(k, headers[k]);
-      this.res.end(body, close);
+      this.res.end(body, close || this.bodyPending);
     });
     this.finish(status);
   }

@@ -1,0 +1,129 @@
+import type { BusEvent } from '../bus/bus.js';
+import { compileFilter, decodeFacts, filterTopic, type Facts, type Filter, type Predicate } from '../filters/index.js';
+import type { Metrics } from '../metrics.js';
+
+/**
+ * The fan-out state of one worker: per account, the distinct filters its subscribers use. Each
+ * distinct (account, filter) pair is one uWS topic; every subscriber with that filter is
+ * subscribed to it, so an event costs one predicate call per distinct filter of its account and
+ * one `publish` per matching topic, and uWS copies the same bytes to every socket of the topic.
+ * Compiled predicates are shared across accounts by filter key.
+ */
+interface Compiled {
+  readonly predicate: Predicate;
+  /** The empty filter: no decode, no call. */
+  readonly matchesAll: boolean;
+  refs: number;
+}
+
+interface TopicEntry {
+  readonly key: string;
+  readonly topic: string;
+  readonly compiled: Compiled;
+  subscribers: number;
+}
+
+interface AccountEntry {
+  /** Array for the hot loop, Map for subscribe/unsubscribe. */
+  list: TopicEntry[];
+  readonly byKey: Map<string, TopicEntry>;
+  /** False when every filter of the account is empty: then the facts are never decoded. */
+  needsFacts: boolean;
+}
+
+/** What the registry needs from uWS: publishing bytes to a topic. */
+export type PublishFn = (topic: string, frame: Uint8Array) => boolean;
+
+export class Registry {
+  private readonly accounts = new Map<string, AccountEntry>();
+  private readonly compiled = new Map<string, Compiled>();
+
+  constructor(
+    private readonly publish: PublishFn,
+    private readonly metrics: Metrics,
+  ) {}
+
+  /** Subscribe time (cold path): find or create the topic and its compiled predicate. */
+  subscribe(account: string, filter: Filter, key: string): string {
+    let acct = this.accounts.get(account);
+    if (acct === undefined) {
+      acct = { list: [], byKey: new Map(), needsFacts: false };
+      this.accounts.set(account, acct);
+    }
+    let entry = acct.byKey.get(key);
+    if (entry === undefined) {
+      let compiled = this.compiled.get(key);
+      if (compiled === undefined) {
+        compiled = { predicate: compileFilter(filter), matchesAll: Object.keys(filter).length === 0, refs: 0 };
+        this.compiled.set(key, compiled);
+      }
+      compiled.refs++;
+      entry = { key, topic: filterTopic(account, key), compiled, subscribers: 0 };
+      acct.byKey.set(key, entry);
+      acct.list = [...acct.byKey.values()];
+      acct.needsFacts = acct.list.some((e) => !e.compiled.matchesAll);
+    }
+    entry.subscribers++;
+    return entry.topic;
+  }
+
+  /** Frees the topic when its last subscriber leaves, and the account when its last topic goes. */
+  unsubscribe(account: string, key: string): void {
+    const acct = this.accounts.get(account);
+    const entry = acct?.byKey.get(key);
+    if (acct === undefined || entry === undefined) return;
+    if (--entry.subscribers > 0) return;
+    acct.byKey.delete(key);
+    if (--entry.compiled.refs === 0) this.compiled.delete(key);
+    if (acct.byKey.size === 0) {
+      this.accounts.delete(account);
+      return;
+    }
+    acct.list = [...acct.byKey.values()];
+    acct.needsFacts = acct.list.some((e) => !e.compiled.matchesAll);
+  }
+
+  /**
+   * The hot path: called once per event read from the bus. Never throws; malformed facts are
+   * counted and the event skipped (its account's subscribers cannot be matched against it).
+   */
+  deliver(ev: BusEvent): void {
+    this.metrics.eventsIn++;
+    const acct = this.accounts.get(ev.account);
+    if (acct === undefined) return;
+    let facts: Facts | undefined;
+    if (acct.needsFacts) {
+      try {
+        facts = decodeFacts(ev.facts);
+      } catch {
+        this.metrics.malformedLunaMessages++;
+        return;
+      }
+    }
+    const list = acct.list;
+    let evaluated = 0;
+    let delivered = 0;
+    for (let i = 0; i < list.length; i++) {
+      const entry = list[i];
+      const c = entry.compiled;
+      if (!c.matchesAll) {
+        evaluated++;
+        if (!c.predicate(facts!)) continue;
+      }
+      this.publish(entry.topic, ev.frame);
+      delivered++;
+    }
+    this.metrics.predicateEvaluations += evaluated;
+    this.metrics.deliveries += delivered;
+  }
+
+  stats(): { accounts: number; topics: number; subscriptions: number; compiled: number } {
+    let topics = 0;
+    let subscriptions = 0;
+    for (const acct of this.accounts.values()) {
+      topics += acct.byKey.size;
+      for (const e of acct.byKey.values()) subscriptions += e.subscribers;
+    }
+    return { accounts: this.accounts.size, topics, subscriptions, compiled: this.compiled.size };
+  }
+}

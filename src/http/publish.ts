@@ -1,0 +1,92 @@
+import type { BusEvent } from '../bus/bus.js';
+import { BusUnavailableError } from '../bus/bus.js';
+import { Errors, LunaError } from '../errors.js';
+import type { WorkerContext } from '../context.js';
+import { buildFrame, frameTail } from '../fanout/frame.js';
+import { arrayElementSpans } from '../fanout/json-spans.js';
+import { encodeFacts, extractFacts } from '../filters/index.js';
+import { readBody } from './body.js';
+import type { Exchange } from './exchange.js';
+import { UUID_RE } from './request-id.js';
+import { addRoute, type RouteTable } from './router.js';
+import { publishBodySchema } from './schemas.js';
+import { BodyValidator } from './validation.js';
+
+export interface PublishBody {
+  events: object[];
+  handler_id: string;
+  event_create_time: string;
+  event_end_time: string;
+}
+
+/**
+ * Turns an accepted batch (already parsed and schema-checked) into bus events: per event the frame
+ * bytes, with the event's own text spliced in, and its msgpack facts. Shared with the LUNA bridge.
+ */
+export function toBusEvents(account: string, raw: Buffer, body: PublishBody, requestId: string): BusEvent[] {
+  const spans = arrayElementSpans(raw, 'events');
+  if (spans === undefined || spans.length !== body.events.length) throw new Error('events array not found in validated body');
+  const tail = frameTail({ handlerId: body.handler_id, createTime: body.event_create_time, endTime: body.event_end_time, requestId });
+  return spans.map(([start, end], i) => ({
+    account,
+    frame: buildFrame(raw, start, end, tail),
+    facts: encodeFacts(extractFacts(body.events[i], body.handler_id)),
+  }));
+}
+
+/** Content-Type must be application/json; parameters such as charset=utf-8 are allowed. */
+function isJson(contentType: string | undefined): boolean {
+  return contentType !== undefined && contentType.split(';')[0].trim().toLowerCase() === 'application/json';
+}
+
+export function publishRoutes(table: RouteTable, paths: readonly string[], ctx: WorkerContext): void {
+  const { config, bus, metrics, log } = ctx;
+  const validator = new BodyValidator(publishBodySchema(config.SENDER_MAX_EVENTS_PER_PUBLISH));
+  const timeoutMs = config.SENDER_REDIS_TIMEOUT * 1000;
+
+  const handle = async (ex: Exchange): Promise<void> => {
+    // The body is always read first (past the limit: read and discarded), so that every answer,
+    // errors included, leaves the keep-alive connection in a clean state. Checks then follow SPEC
+    // order: request id (router), account, then the body.
+    const read = await readBody(ex, config.SENDER_MAX_BODY_BYTES);
+    const accountHeader = ex.headers['luna-account-id'];
+    if (accountHeader === undefined || accountHeader === '') {
+      throw new LunaError(Errors.Forbidden, "Cannot publish events without 'Luna-Account-Id' header set");
+    }
+    if (!UUID_RE.test(accountHeader)) throw new LunaError(Errors.BadQueryOrHeader, "Bad header 'Luna-Account-Id': expected a UUID");
+    const account = accountHeader.toLowerCase();
+    ex.account = account;
+    if (!read.ok) {
+      return ex.error(new LunaError(Errors.BodyTooLarge, `Request body is larger than ${config.SENDER_MAX_BODY_BYTES} bytes`), undefined, true);
+    }
+    if (!isJson(ex.headers['content-type'])) {
+      throw new LunaError(Errors.BadContentType, `Content-Type must be application/json, got '${ex.headers['content-type'] ?? ''}'`);
+    }
+    const raw = read.body;
+    if (raw.length === 0) throw new LunaError(Errors.EmptyBody, 'Request body is empty');
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch (err) {
+      throw new LunaError(Errors.BadJson, `Failed to parse request body as JSON: ${(err as Error).message}`);
+    }
+    const invalid = validator.validate(body);
+    if (invalid !== undefined) throw new LunaError(Errors.BadJsonSchema, invalid);
+
+    const events = toBusEvents(account, raw, body as PublishBody, ex.requestId);
+    const started = process.hrtime.bigint();
+    try {
+      await bus.publish(events, timeoutMs);
+    } catch (err) {
+      metrics.publishFailures++;
+      const reason = err instanceof BusUnavailableError ? err.message : 'bus error';
+      if (!(err instanceof BusUnavailableError)) log.error({ request_id: ex.requestId, err }, 'bus publish failed');
+      throw new LunaError(Errors.Unavailable, `Events were not published: ${reason}`);
+    }
+    metrics.observePublish(Number(process.hrtime.bigint() - started) / 1e9);
+    metrics.publishRequests++;
+    metrics.publishedEvents += events.length;
+    ex.json(201, { published: events.length });
+  };
+  for (const p of paths) addRoute(table, 'POST', p, handle);
+}

@@ -1,0 +1,57 @@
+import { cpus } from 'node:os';
+import { ConfigError, loadConfig, workerCount, type Config } from './config/index.js';
+import { createLogger } from './log.js';
+
+/**
+ * Entry point (`npm start`): load and validate the configuration, then run one worker in this
+ * process (in-process bus, or SENDER_WORKERS=1) or the supervisor that forks N workers.
+ * Exits non-zero with a readable message on a bad configuration or a missing native uWS binary.
+ */
+function die(message: string): never {
+  process.stderr.write(`luna-sender: ${message}\n`);
+  process.exit(1);
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) die(err.message);
+    throw err;
+  }
+  const log = createLogger(config.LOG_LEVEL);
+  let worker: typeof import('./worker.js');
+  try {
+    // Loading the worker loads uWebSockets.js, which refuses its pure-JS fallback.
+    worker = await import('./worker.js');
+  } catch (err) {
+    if ((err as Error).name === 'UwsFallbackError') die((err as Error).message);
+    throw err;
+  }
+  const n = workerCount(config, cpus().length);
+  if (n > 1 && process.env.LUNA_SENDER_WORKER_ID === undefined) {
+    const { runSupervisor } = await import('./supervisor.js');
+    return runSupervisor(config, n, log);
+  }
+  const running = await worker.startWorker(config, { log });
+  const stop = (signal: string) => {
+    log.info({ signal }, 'shutting down');
+    running.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  // Tell a supervising parent (ours or a test) which port we got.
+  process.send?.({ type: 'listening', port: running.port });
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`luna-sender: fatal: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,75 @@
+import { Errors, LunaError } from '../errors.js';
+import { filterKey, parseFilterQuery, type Filter } from '../filters/index.js';
+import { REQUEST_ID_RE, UUID_RE, newRequestId } from '../http/request-id.js';
+
+/** What the upgrade handler copied out of uWS's HttpRequest. */
+export interface HandshakeInput {
+  readonly query: string;
+  readonly accountHeader: string | undefined;
+  readonly requestIdHeader: string | undefined;
+}
+
+export interface Handshake {
+  readonly account: string;
+  readonly requestId: string;
+  readonly filter: Filter;
+  readonly filterKey: string;
+}
+
+export interface HandshakeLimits {
+  readonly maxQueryBytes: number;
+  readonly maxListItems: number;
+}
+
+/** Raw values of `luna_account_id` in the query, decoded; used to report account errors first. */
+function queryAccounts(query: string): string[] {
+  const out: string[] = [];
+  for (const pair of query.split('&')) {
+    const eq = pair.indexOf('=');
+    if ((eq === -1 ? pair : pair.slice(0, eq)) !== 'luna_account_id') continue;
+    try {
+      out.push(decodeURIComponent(pair.slice(eq + 1).replace(/\+/g, ' ')));
+    } catch {
+      out.push(pair.slice(eq + 1));
+    }
+  }
+  return out;
+}
+
+const missingAccount = () =>
+  new LunaError(Errors.Forbidden, "Cannot subscribe for events without 'Luna-Account-Id' header set");
+
+/**
+ * Validates a subscription request in SPEC order (request id, account, query parameters in the
+ * order given) and normalises its filter. Returns a LunaError as a value: the caller answers it as
+ * a plain HTTP response, never a 101. Pure: no uWS in here, so it is unit-testable and fuzzable.
+ */
+export function validateHandshake(input: HandshakeInput, limits: HandshakeLimits): Handshake | LunaError {
+  const rid = input.requestIdHeader;
+  if (rid !== undefined && !REQUEST_ID_RE.test(rid)) {
+    return new LunaError(Errors.BadQueryOrHeader, `Bad header 'Luna-Request-Id': expected '{unix seconds},{uuid4}' matching ${REQUEST_ID_RE.source}`);
+  }
+  const requestId = rid ?? newRequestId();
+
+  // Account: the header wins, but a malformed query value is an error even with a valid header.
+  const header = input.accountHeader === '' ? undefined : input.accountHeader;
+  if (header !== undefined && !UUID_RE.test(header)) {
+    return new LunaError(Errors.BadQueryOrHeader, "Bad header 'Luna-Account-Id': expected a UUID");
+  }
+  const fromQuery = queryAccounts(input.query);
+  if (fromQuery.length > 1) return new LunaError(Errors.BadQueryOrHeader, "Query parameter 'luna_account_id' is given more than once");
+  const q = fromQuery[0];
+  if (q !== undefined && q !== '' && !UUID_RE.test(q)) {
+    return new LunaError(Errors.BadQueryOrHeader, "Bad query parameter 'luna_account_id': expected a UUID");
+  }
+  const accountRaw = header ?? (q === '' ? undefined : q);
+  if (accountRaw === undefined && q !== '') return missingAccount();
+  if (accountRaw === undefined) return new LunaError(Errors.BadQueryOrHeader, "Query parameter 'luna_account_id' is empty");
+
+  if (Buffer.byteLength(input.query) > limits.maxQueryBytes) {
+    return new LunaError(Errors.BadQueryOrHeader, `Query string is longer than ${limits.maxQueryBytes} bytes`);
+  }
+  const parsed = parseFilterQuery(input.query, { maxListItems: limits.maxListItems });
+  if (!parsed.ok) return new LunaError(Errors.BadQueryOrHeader, parsed.detail);
+  return { account: accountRaw.toLowerCase(), requestId, filter: parsed.filter, filterKey: filterKey(parsed.filter) };
+}

@@ -1,0 +1,78 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../../src/config/index.js';
+import { createLogger } from '../../src/log.js';
+import { startWorker, type RunningWorker } from '../../src/worker.js';
+
+export interface Gateway {
+  port: number;
+  url: string;
+  worker: RunningWorker;
+  stop(): Promise<void>;
+}
+
+/** The real gateway (one worker) in this process, on a free port, quiet unless LOG_LEVEL is given. */
+export async function startGateway(env: Record<string, string> = {}): Promise<Gateway> {
+  const config = loadConfig({ SENDER_HOST: '127.0.0.1', SENDER_PORT: '0', LOG_LEVEL: 'silent', ...env });
+  const worker = await startWorker(config, { log: createLogger(config.LOG_LEVEL) });
+  return { port: worker.port, url: `http://127.0.0.1:${worker.port}`, worker, stop: () => worker.close() };
+}
+
+export const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
+
+export interface GatewayProcess {
+  child: ChildProcess;
+  port: number;
+  url: string;
+  stdout: () => string;
+  stderr: () => string;
+  /** Resolves with the exit code (or signal name). */
+  exited: Promise<number | string>;
+  stop(signal?: NodeJS.Signals): Promise<number | string>;
+}
+
+/**
+ * `node dist/src/main.js` as a child process (what `npm start` runs), resolved when its start-up
+ * log line names the port. Rejects with the output when it exits first.
+ */
+export function spawnGateway(env: Record<string, string> = {}, timeoutMs = 20000): Promise<GatewayProcess> {
+  const child = spawn(process.execPath, [MAIN], {
+    env: { ...process.env, SENDER_HOST: '127.0.0.1', SENDER_PORT: '0', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`gateway did not start in ${timeoutMs} ms\nstdout:\n${out}\nstderr:\n${err}`));
+    }, timeoutMs);
+    const onData = () => {
+      const m = /"msg":"luna-sender listening on [^"]*:(\d+)"/.exec(out) ?? /supervisor listening on port (\d+)/.exec(out);
+      if (!m) return;
+      clearTimeout(timer);
+      child.stdout!.off('data', onData);
+      const port = Number(m[1]);
+      resolve({
+        child,
+        port,
+        url: `http://127.0.0.1:${port}`,
+        stdout: () => out,
+        stderr: () => err,
+        exited,
+        stop: (signal = 'SIGTERM') => {
+          child.kill(signal);
+          return exited;
+        },
+      });
+    };
+    child.stdout!.on('data', onData);
+    exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`gateway exited with ${code}\nstdout:\n${out}\nstderr:\n${err}`));
+    });
+  });
+}
