@@ -30,7 +30,9 @@ async function main(): Promise<void> {
     throw err;
   }
   const n = workerCount(config, cpus().length);
-  if (n > 1 && process.env.LUNA_SENDER_WORKER_ID === undefined) {
+  // Under our supervisor or PM2 (which sets pm_id) this process is one worker.
+  const isWorker = process.env.LUNA_SENDER_WORKER_ID !== undefined || process.env.pm_id !== undefined;
+  if (n > 1 && !isWorker) {
     const { runSupervisor } = await import('./supervisor.js');
     return runSupervisor(config, n, log);
   }
@@ -47,6 +49,8 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+  // A worker whose supervisor is gone (even SIGKILLed) must not linger holding the port.
+  process.once('disconnect', () => stop('supervisor gone'));
   // Tell a supervising parent (ours or a test) which port we got.
   process.send?.({ type: 'listening', port: running.port });
 }

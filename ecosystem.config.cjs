@@ -1,0 +1,25 @@
+// PM2 production setup: `npm run build && pm2 start ecosystem.config.cjs`.
+// Fork mode, not cluster mode: uWebSockets.js listens itself and the workers share the port through
+// SO_REUSEPORT; PM2's cluster mode would put Node's cluster module in between, which uWS cannot use.
+// Each instance is one worker (main.js sees pm_id and does not fork); every worker reads the Redis
+// stream and the LUNA bridge lease picks one of them to forward the LUNA Handlers channel.
+const os = require('node:os');
+
+module.exports = {
+  apps: [
+    {
+      name: 'luna-sender',
+      script: 'dist/src/main.js',
+      exec_mode: 'fork',
+      instances: Number(process.env.SENDER_WORKERS) || os.cpus().length,
+      kill_timeout: 10000,
+      max_memory_restart: '2G',
+      exp_backoff_restart_delay: 100,
+      env: {
+        NODE_ENV: 'production',
+        SENDER_PORT: process.env.SENDER_PORT || '5080',
+        REDIS_URL: process.env.REDIS_URL || 'redis://127.0.0.1:6379',
+      },
+    },
+  ],
+};
