@@ -14,8 +14,11 @@ import { createLogger, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { Plugins } from './plugins.js';
 import { API_PREFIXES } from './version.js';
-import { mountWebSocket } from './ws/route.js';
+import { closeWith, mountWebSocket, sweepSlowConsumers } from './ws/route.js';
 import type { Subscriber } from './ws/subscriber.js';
+
+/** How often socket backlogs are compared with SENDER_MAX_BACKPRESSURE (while events flow). */
+const SWEEP_INTERVAL_MS = 100;
 
 export interface RunningWorker {
   readonly port: number;
@@ -79,6 +82,23 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
       }
     : (ev: Parameters<Registry['deliver']>[0]) => registry.deliver(ev);
   await bus.start(onEvent);
+  // The LUNA Handlers channel feeds the stream; every worker runs a bridge, one holds its lease.
+  let bridge: { close(): Promise<void> } | undefined;
+  if (bus.kind === 'redis') {
+    const { LunaBridge } = await import('./bus/luna-bridge.js');
+    const b = new LunaBridge(config, log, bus, metrics);
+    await b.start();
+    bridge = b;
+  }
+
+  // Slow-consumer sweep: only when something was delivered since the last one.
+  let deliveriesAtSweep = 0;
+  const sweeper = setInterval(() => {
+    if (metrics.deliveries === deliveriesAtSweep) return;
+    deliveriesAtSweep = metrics.deliveries;
+    sweepSlowConsumers(sockets, config.SENDER_MAX_BACKPRESSURE);
+  }, SWEEP_INTERVAL_MS);
+  sweeper.unref();
 
   const listenSocket = await new Promise<UWS.us_listen_socket>((resolve, reject) => {
     app.listen(config.SENDER_HOST, config.SENDER_PORT, (s) => (s ? resolve(s) : reject(new Error(`cannot listen on ${config.SENDER_HOST}:${config.SENDER_PORT}`))));
@@ -89,11 +109,10 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
+      clearInterval(sweeper);
       uws.us_listen_socket_close(listenSocket);
-      for (const ws of [...sockets.open]) {
-        const sub = ws.getUserData();
-        if (!sub.closed) ws.end(CloseCodes.GoingAway.code, CloseCodes.GoingAway.reason);
-      }
+      for (const ws of [...sockets.open]) closeWith(ws, CloseCodes.GoingAway);
+      await bridge?.close();
       await bus.close();
       await plugins.close();
       log.info({ port }, 'worker stopped');

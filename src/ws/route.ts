@@ -12,6 +12,33 @@ function idleTimeout(pingInterval: number): number {
   return Math.max(8, Math.round(pingInterval / 4) * 4);
 }
 
+/** Frames above this are cut off by uWS itself (abrupt close); up to it we answer 1009. */
+const HARD_FRAME_LIMIT = 1024 * 1024;
+
+export function closeWith(ws: UWS.WebSocket<Subscriber>, c: { code: number; reason: string }): void {
+  const sub = ws.getUserData();
+  if (sub.closed) return;
+  sub.closed = true;
+  ws.end(c.code, c.reason);
+}
+
+/**
+ * Closes every socket whose unsent data passed `limit` with 4008. The close frame queues behind
+ * the backlog; a consumer that never reads again is cut off by uWS's hard bound or idle timeout.
+ * Returns how many were closed. Cost: one getBufferedAmount per open socket, so the caller runs it
+ * only after deliveries happened.
+ */
+export function sweepSlowConsumers(sockets: SocketSet, limit: number): number {
+  let closed = 0;
+  for (const ws of sockets.open) {
+    if (ws.getBufferedAmount() > limit) {
+      closeWith(ws, CloseCodes.SlowConsumer);
+      closed++;
+    }
+  }
+  return closed;
+}
+
 export interface SocketSet {
   readonly open: Set<UWS.WebSocket<Subscriber>>;
 }
@@ -22,10 +49,16 @@ export function mountWebSocket(app: UWS.TemplatedApp, paths: readonly string[], 
   const limits = { maxQueryBytes: config.SENDER_MAX_QUERY_BYTES, maxListItems: config.SENDER_MAX_LIST_ITEMS };
 
   const behavior: UWS.WebSocketBehavior<Subscriber> = {
-    maxPayloadLength: config.SENDER_MAX_INBOUND_FRAME,
+    // uWS drops a frame over maxPayloadLength with an abrupt close (the peer sees 1006), so it is
+    // set above our cap: frames up to HARD_FRAME_LIMIT reach `message` and get a proper 1009.
+    maxPayloadLength: Math.max(HARD_FRAME_LIMIT, config.SENDER_MAX_INBOUND_FRAME + 1),
     idleTimeout: idleTimeout(config.SENDER_PING_INTERVAL),
     sendPingsAutomatically: true,
-    maxBackpressure: config.SENDER_MAX_BACKPRESSURE,
+    // Slow consumers: uWS, past maxBackpressure, either skips messages silently or (with
+    // closeOnBackpressureLimit) closes abruptly (1006). We want neither below our limit, so uWS's
+    // bound is twice ours (a hard stop that can only be reached between two sweeps) and
+    // `sweepSlowConsumers` closes sockets past SENDER_MAX_BACKPRESSURE with 4008.
+    maxBackpressure: config.SENDER_MAX_BACKPRESSURE * 2,
     closeOnBackpressureLimit: 1,
     compression: 0,
 
@@ -84,15 +117,18 @@ export function mountWebSocket(app: UWS.TemplatedApp, paths: readonly string[], 
       plugins.emitConnect({ account: sub.account, requestId: sub.requestId, filterKey: sub.filterKey });
     },
 
-    // Client frames carry nothing for us; the size cap (maxPayloadLength) closes with 1009.
-    message() {},
+    // Client frames carry nothing for us; only their size is checked.
+    message(ws, message) {
+      if (message.byteLength > config.SENDER_MAX_INBOUND_FRAME) closeWith(ws, CloseCodes.MessageTooBig);
+    },
 
     close(ws, code) {
       const sub = ws.getUserData();
+      const byUs = sub.closed;
       sub.closed = true;
       sockets.open.delete(ws);
       registry.unsubscribe(sub.account, sub.filterKey);
-      if (code === CloseCodes.SlowConsumer.code) metrics.slowConsumerCloses++;
+      if (byUs && code === CloseCodes.SlowConsumer.code) metrics.slowConsumerCloses++;
       log.info({ request_id: sub.requestId, account_id: sub.account, code, duration_ms: Date.now() - sub.openedAt }, 'ws close');
       plugins.emitDisconnect({ account: sub.account, requestId: sub.requestId, filterKey: sub.filterKey }, code);
     },
