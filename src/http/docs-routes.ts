@@ -1,0 +1,131 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { Marked } from 'marked';
+import { Errors, LunaError } from '../errors.js';
+import type { WorkerContext } from '../context.js';
+import { buildOpenApi, escapeHtml, renderSpec } from '../openapi.js';
+import { negotiate } from './accept.js';
+import { addRoute, type RouteTable } from './router.js';
+
+/** Offered in this order of preference: on a tie (and for `*\/*`) YAML wins, as LUNA answers. */
+const SPEC_TYPES = ['application/x-yaml', 'text/html', 'application/json'] as const;
+const SPEC_ALIASES = { 'application/yaml': 'application/x-yaml', 'text/yaml': 'application/x-yaml' } as const;
+const HTML = 'text/html; charset=utf-8';
+
+/** The markdown sources of the manual, relative to the package root (this file runs from dist/src/http/). */
+export const DOCS_DIR = new URL('../../../docs/', import.meta.url);
+
+/**
+ * GET /docs/spec, /docs/dev and the manual's pages. Everything is rendered here, once per worker at
+ * start-up: the configuration (which the spec depends on) is frozen and the docs do not change
+ * under a running process, so a request only picks a prepared string.
+ */
+export function docsRoutes(table: RouteTable, ctx: WorkerContext): void {
+  const spec = renderSpec(buildOpenApi({ maxEvents: ctx.config.SENDER_MAX_EVENTS_PER_PUBLISH, maxListItems: ctx.config.SENDER_MAX_LIST_ITEMS }));
+  const bodies: Record<(typeof SPEC_TYPES)[number], readonly [string, string]> = {
+    'application/x-yaml': ['application/x-yaml', spec.yaml],
+    'text/html': [HTML, spec.html],
+    'application/json': ['application/json', spec.json],
+  };
+  addRoute(table, 'GET', '/docs/spec', (ex) => {
+    const accept = ex.headers['accept'];
+    // No Accept header accepts anything (RFC 9110 12.5.1); an empty one is treated the same.
+    const chosen = accept === undefined || accept.trim() === '' ? SPEC_TYPES[0] : negotiate(accept, SPEC_TYPES, SPEC_ALIASES);
+    if (chosen === undefined) {
+      throw new LunaError(
+        Errors.UnsupportedMediaType,
+        `Accept '${accept}' allows none of ${SPEC_TYPES.join(', ')} (synonyms of application/x-yaml: ${Object.keys(SPEC_ALIASES).join(', ')})`,
+      );
+    }
+    const [contentType, body] = bodies[chosen as (typeof SPEC_TYPES)[number]];
+    ex.send(200, contentType, body, { Vary: 'Accept' });
+  });
+
+  addRoute(table, 'GET', '/docs/dev', (ex) => ex.send(302, undefined, '', { Location: '/docs/dev/index.html' }));
+  for (const [name, html] of renderManual(DOCS_DIR, ctx)) {
+    addRoute(table, 'GET', `/docs/dev/${name}.html`, (ex) => ex.send(200, HTML, html));
+  }
+}
+
+interface Heading {
+  readonly depth: number;
+  readonly id: string;
+  readonly html: string;
+}
+
+function slug(text: string, taken: Map<string, number>): string {
+  const base = text.toLowerCase().replace(/<[^>]*>/g, '').replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'section';
+  const n = taken.get(base) ?? 0;
+  taken.set(base, n + 1);
+  return n === 0 ? base : `${base}-${n}`;
+}
+
+/** One markdown file as HTML, with ids on its headings and the list of its h2/h3 for the contents. */
+function renderPage(markdown: string): { html: string; headings: Heading[] } {
+  const headings: Heading[] = [];
+  const taken = new Map<string, number>();
+  const marked = new Marked({
+    gfm: true,
+    renderer: {
+      heading({ tokens, depth, text }) {
+        const inner = this.parser.parseInline(tokens);
+        const id = slug(text, taken);
+        if (depth === 2 || depth === 3) headings.push({ depth, id, html: inner });
+        return `<h${depth} id="${id}">${inner}</h${depth}>\n`;
+      },
+    },
+  });
+  const html = marked.parse(markdown, { async: false });
+  return { html, headings };
+}
+
+/**
+ * Every docs/*.md as a page named after the file; `index` is development.md (or index.md when
+ * present). A missing docs folder (a trimmed deployment) gives one page that says so, rather than
+ * a worker that cannot start.
+ */
+export function renderManual(dir: URL, ctx: Pick<WorkerContext, 'log'>): Map<string, string> {
+  let files: string[];
+  try {
+    files = readdirSync(dir).filter((f) => f.endsWith('.md')).sort();
+  } catch (err) {
+    ctx.log.warn({ dir: dir.pathname, err }, 'development manual sources not found');
+    files = [];
+  }
+  const names = files.map((f) => f.slice(0, -3));
+  const indexSource = names.includes('index') ? 'index' : names.includes('development') ? 'development' : undefined;
+  const pages = new Map<string, string>();
+  const nav = names
+    .filter((n) => n !== indexSource)
+    .map((n) => `<a href="/docs/dev/${encodeURIComponent(n)}.html">${escapeHtml(n)}</a>`);
+  const navHtml = `<nav><a href="/docs/dev/index.html">manual</a>${nav.map((a) => ` · ${a}`).join('')} · <a href="/docs/spec" type="text/html">API (OpenAPI)</a></nav>`;
+
+  for (const name of names) {
+    const { html, headings } = renderPage(readFileSync(new URL(`${name}.md`, dir), 'utf8'));
+    const toc = headings.map((h) => `<li class="l${h.depth}"><a href="#${h.id}">${h.html}</a></li>`).join('');
+    const page = layout(name === indexSource ? 'Development manual' : name, navHtml, toc, html);
+    pages.set(name === indexSource ? 'index' : name, page);
+  }
+  if (!pages.has('index')) {
+    pages.set('index', layout('Development manual', navHtml, '', '<p>The manual sources (docs/*.md) are not installed with this copy.</p>'));
+  }
+  return pages;
+}
+
+function layout(title: string, nav: string, toc: string, body: string): string {
+  return `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>luna-sender: ${escapeHtml(title)}</title>
+<style>${MANUAL_CSS}</style></head><body>
+${nav}
+${toc === '' ? '' : `<aside><strong>Contents</strong><ul class="toc">${toc}</ul></aside>`}
+<main>${body}</main>
+</body></html>
+`;
+}
+
+const MANUAL_CSS =
+  'body{font:15px/1.55 system-ui,sans-serif;max-width:60em;margin:1.5em auto;padding:0 1em;color:#222}' +
+  'nav{font-size:13px;margin-bottom:1em}code,pre{font:13px ui-monospace,monospace}pre{background:#f5f5f5;padding:.6em;overflow:auto}' +
+  'table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}' +
+  'aside{background:#fafafa;border:1px solid #ddd;padding:.5em 1em;margin-bottom:1em}.toc{margin:.3em 0;padding-left:1.2em}' +
+  '.toc .l3{margin-left:1.2em;font-size:14px}h2{border-bottom:1px solid #ddd}';
