@@ -539,7 +539,7 @@ const refName = (value: unknown): string | undefined => {
 function typeLine(s: Json | undefined): string {
   if (s === undefined) return '';
   const parts: string[] = [];
-  if (s.type === 'array') parts.push(`list of ${typeLine(s.items as Json)}`);
+  if (s.type === 'array') parts.push(`comma-separated list of ${typeLine(s.items as Json)}`);
   else if (s.type === 'object' && s.properties) {
     const req = new Set((s.required as string[] | undefined) ?? []);
     const props = Object.entries(s.properties as Json).map(([k, v]) => `${k}${req.has(k) ? '' : '?'}: ${typeLine(v as Json)}`);
