@@ -1,0 +1,89 @@
+import type { BusEvent } from './bus.js';
+import { encodeFacts, extractFacts } from '../filters/index.js';
+
+/**
+ * The stream entry format (README: "Writing to the stream directly").
+ *
+ * One entry per event, appended with `XADD <SENDER_STREAM_KEY> MAXLEN ~ <SENDER_STREAM_MAXLEN> *`
+ * and these fields (one-letter names: they are repeated in every entry):
+ *
+ * | field | value |
+ * |---|---|
+ * | `a` | account id, lower-case UUID text (`6d9e...-...`); upper case is accepted and lower-cased |
+ * | `f` | the complete WebSocket text frame subscribers receive, UTF-8 JSON:
+ *         `{"event": {...}, "handler_id": "...", "event-create-time": "...", "event-end-time": "...", "Luna-Request-id": "..."}` |
+ * | `p` | optional: the event's filter facts, msgpack (src/filters/facts.ts). Without it the worker
+ *         parses `f` once per entry to compute them, which is what a third-party producer should rely on |
+ *
+ * Other fields are ignored (room for later additions). The order of entries is the delivery order.
+ *
+ * Why this shape: a worker reads entries as Buffers (`XREAD` with buffer replies), compares `a`
+ * with its subscribed accounts without touching `f` or `p`, and hands the bytes of `f` to
+ * uWebSockets.js unchanged. The producer builds the frame once; no worker parses or re-encodes it.
+ *
+ * A malformed entry (no `a` or `f`, `a` not a UUID, `f` not a JSON object text, or, without `p`,
+ * `f` not parseable into an event and handler id) is skipped and counted, never thrown.
+ */
+export const FIELD_ACCOUNT = 'a';
+export const FIELD_FRAME = 'f';
+export const FIELD_FACTS = 'p';
+
+const A = 0x61;
+const F = 0x66;
+const P = 0x70;
+const OPEN_OBJ = 0x7b;
+const CLOSE_OBJ = 0x7d;
+const LOWER_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const ANY_UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
+/** XADD field/value arguments of one event, in the documented order. */
+export function entryFields(ev: BusEvent): [string, string, string, Uint8Array, string, Uint8Array] {
+  return [FIELD_ACCOUNT, ev.account, FIELD_FRAME, ev.frame, FIELD_FACTS, ev.facts];
+}
+
+/**
+ * One entry's field list (`[name, value, name, value, ...]` as Buffers) to a BusEvent, or a short
+ * reason string when it is malformed. Hot path: one pass over the fields, no copy of `f` or `p`;
+ * JSON is parsed only for an entry without `p`.
+ */
+export function decodeEntry(fields: readonly Buffer[]): BusEvent | string {
+  let a: Buffer | undefined;
+  let f: Buffer | undefined;
+  let p: Buffer | undefined;
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const name = fields[i];
+    if (name.length !== 1) continue;
+    const c = name[0];
+    if (c === A) a = fields[i + 1];
+    else if (c === F) f = fields[i + 1];
+    else if (c === P) p = fields[i + 1];
+  }
+  if (a === undefined) return 'missing field a';
+  if (f === undefined) return 'missing field f';
+  let account = a.toString('latin1');
+  if (!LOWER_UUID.test(account)) {
+    if (!ANY_UUID.test(account)) return 'field a is not a UUID';
+    account = account.toLowerCase();
+  }
+  if (f.length < 2 || f[0] !== OPEN_OBJ || f[f.length - 1] !== CLOSE_OBJ) return 'field f is not a JSON object';
+  if (p !== undefined && p.length > 0) return { account, frame: f, facts: p };
+  return factsFromFrame(account, f);
+}
+
+/** The slow path for producers that leave out `p`: parse the frame once and extract the facts. */
+function factsFromFrame(account: string, frame: Buffer): BusEvent | string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(frame.toString('utf8'));
+  } catch {
+    return 'field f is not valid JSON';
+  }
+  const msg = parsed as { event?: unknown; handler_id?: unknown };
+  if (typeof msg.event !== 'object' || msg.event === null || Array.isArray(msg.event)) return 'field f has no "event" object';
+  if (typeof msg.handler_id !== 'string') return 'field f has no "handler_id" string';
+  try {
+    return { account, frame, facts: encodeFacts(extractFacts(msg.event, msg.handler_id)) };
+  } catch (err) {
+    return `facts: ${(err as Error).message}`;
+  }
+}
