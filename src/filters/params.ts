@@ -166,7 +166,9 @@ function parseValue(field: Field, value: string, limits: QueryLimits): KindValue
  * Parameters are checked in the order given and the first bad one is reported, as a value (never
  * thrown). `luna_account_id` is returned decoded but not validated: the caller reports account
  * errors before filter errors. Empty segments (`a=1&&b=2`, a trailing `&`) are ignored, as
- * URLSearchParams does; a segment without `=` has an empty value.
+ * URLSearchParams does; a segment without `=` has an empty value. A value is decoded before it is
+ * split into items, so `%2C` separates items too: common clients (Python requests, URLSearchParams)
+ * send `sources=a,b` as `sources=a%2Cb`. A list item therefore cannot contain a comma.
  */
 export function parseFilterQuery(rawQuery: string, limits: QueryLimits): ParseResult {
   // Map, not an object: `__proto__`, `constructor` are keys like any other.
