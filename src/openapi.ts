@@ -9,6 +9,7 @@ import {
   VersionSchema,
   publishBodySchema,
 } from './http/schemas.js';
+import { FIELDS, type Field } from './filters/fields.js';
 import { REQUEST_ID_RE, UUID_RE } from './http/request-id.js';
 import { API_PREFIXES, PACKAGE_VERSION } from './version.js';
 
@@ -101,69 +102,7 @@ function ok(description: string, content?: Json, headers: Json = {}): Json {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The /ws filter vocabulary.
-// TODO(fields.ts): generate these from the one table in src/filters/fields.ts once it lands; this
-// private copy of the SPEC section 4 table stands in for it until then.
-
-type FilterField =
-  | { name: string; kind: 'uuid-list' | 'string-list' | 'string'; description: string; maxLength?: number }
-  | { name: string; kind: 'number' | 'integer'; min: number; max: number; description: string }
-  | { name: string; kind: 'code' | 'code-list'; codes: Readonly<Record<number, string>>; description: string }
-  | { name: string; kind: 'enum-list'; values: readonly string[]; description: string }
-  | { name: string; kind: 'geo'; description: string };
-
-const SHORT_PALETTE = ['black', 'other', 'white', 'undefined'] as const;
-const EXPANDED_PALETTE = [
-  'black', 'blue', 'green', 'gray', 'orange', 'purple', 'red', 'white', 'yellow', 'pink', 'brown', 'beige', 'khaki', 'multicolored', 'undefined',
-] as const;
-const STATES = { 0: 'absent', 1: 'present', 2: 'undefined' } as const;
-
-const FILTER_FIELDS: readonly FilterField[] = [
-  { name: 'handler_ids', kind: 'uuid-list', description: "The message's `handler_id` is one of these." },
-  { name: 'sources', kind: 'string-list', description: '`event.source` is one of these.' },
-  { name: 'stream_ids', kind: 'uuid-list', description: '`event.stream_id` is one of these.' },
-  { name: 'matching_candidates_labels', kind: 'string-list', description: 'Some `event.matches[].label` is one of these.' },
-  { name: 'object_similarity__gte', kind: 'number', min: 0, max: 1, description: 'Top candidate similarity (the highest `event.matches[].candidates[].similarity`) >= value.' },
-  { name: 'object_similarity__lt', kind: 'number', min: 0, max: 1, description: 'Top candidate similarity < value.' },
-  { name: 'age__gte', kind: 'integer', min: 0, max: 200, description: '`event.face_attributes.basic_attributes.age` >= value.' },
-  { name: 'age__lt', kind: 'integer', min: 0, max: 200, description: '`event.face_attributes.basic_attributes.age` < value.' },
-  { name: 'gender', kind: 'code', codes: { 0: 'female', 1: 'male' }, description: '`event.face_attributes.basic_attributes.gender` equals value.' },
-  {
-    name: 'ethnic_groups',
-    kind: 'code-list',
-    codes: { 1: 'african_american', 2: 'asian', 3: 'caucasian', 4: 'indian' },
-    description: '`event.face_attributes.basic_attributes.ethnicities.predominant_ethnicity` (a name) is one of these.',
-  },
-  { name: 'liveness', kind: 'code-list', codes: { 0: 'spoof', 1: 'real', 2: 'unknown' }, description: 'Face `liveness.prediction` (a name) is one of these.' },
-  { name: 'deepfake', kind: 'code-list', codes: { 0: 'fake', 1: 'real' }, description: 'Face `deepfake.prediction` (a name) is one of these.' },
-  { name: 'masks', kind: 'code-list', codes: { 1: 'medical_mask', 2: 'missing', 3: 'occluded' }, description: 'Face `mask.predominant_mask` (a name) is one of these.' },
-  {
-    name: 'emotions',
-    kind: 'code-list',
-    codes: { 1: 'anger', 2: 'disgust', 3: 'fear', 4: 'happiness', 5: 'neutral', 6: 'sadness', 7: 'surprise' },
-    description: 'Face `emotions.predominant_emotion` (a name) is one of these.',
-  },
-  { name: 'tags', kind: 'string-list', maxLength: 36, description: 'Every given tag is in `event.tags`.' },
-  { name: 'user_data', kind: 'string', description: '`event.user_data` contains the value (substring: `cd` matches `abcd`).' },
-  { name: 'geo_position', kind: 'geo', description: '`event.location.geo_position` lies within the box |lon - X| <= DX, |lat - Y| <= DY; longitude wraps at ±180.' },
-  { name: 'cities', kind: 'string-list', description: '`event.location.city` is one of these.' },
-  { name: 'areas', kind: 'string-list', description: '`event.location.area` is one of these.' },
-  { name: 'districts', kind: 'string-list', description: '`event.location.district` is one of these.' },
-  { name: 'streets', kind: 'string-list', description: '`event.location.street` is one of these.' },
-  { name: 'house_numbers', kind: 'string-list', description: '`event.location.house_number` is one of these.' },
-  { name: 'apparent_gender', kind: 'code-list', codes: { 0: 'female', 1: 'male', 2: 'undefined' }, description: 'Body `basic_attributes.apparent_gender` (a number) is one of these.' },
-  { name: 'apparent_age__gte', kind: 'integer', min: 0, max: 100, description: 'Body `basic_attributes.apparent_age` >= value.' },
-  { name: 'apparent_age__lt', kind: 'integer', min: 0, max: 100, description: 'Body `basic_attributes.apparent_age` < value.' },
-  { name: 'headwear_states', kind: 'code-list', codes: STATES, description: 'Body `upper_body.headwear.state` (a number) is one of these.' },
-  { name: 'headwear_colors', kind: 'enum-list', values: SHORT_PALETTE, description: 'Body `upper_body.headwear.apparent_color` is one of these.' },
-  { name: 'sleeve_lengths', kind: 'enum-list', values: ['short', 'long', 'undefined'], description: 'Body `upper_body.sleeve.length` is one of these.' },
-  { name: 'upper_clothing_colors', kind: 'enum-list', values: EXPANDED_PALETTE, description: 'Some of body `upper_body.upper_clothing.colors` is one of these.' },
-  { name: 'lower_garment_types', kind: 'enum-list', values: ['trousers', 'shorts', 'skirt', 'undefined'], description: 'Body `lower_body.lower_garment.type` is one of these.' },
-  { name: 'lower_garment_colors', kind: 'enum-list', values: EXPANDED_PALETTE, description: 'Some of body `lower_body.lower_garment.colors` is one of these.' },
-  { name: 'shoes_colors', kind: 'enum-list', values: SHORT_PALETTE, description: 'Body `lower_body.shoes.apparent_color` is one of these.' },
-  { name: 'backpack_states', kind: 'code-list', codes: STATES, description: 'Body `accessories.backpack.state` (a number) is one of these.' },
-];
-
+// The /ws filter vocabulary: generated from the one table the parser and the compiler use.
 const UUID_PATTERN = UUID_RE.source;
 
 function codeNote(codes: Readonly<Record<number, string>>): string {
@@ -176,8 +115,9 @@ function codeNote(codes: Readonly<Record<number, string>>): string {
  * One query parameter. Lists are `style: form, explode: false` arrays, which is exactly the
  * comma-separated form; geo_position is a non-exploded form object, i.e. `key,value,key,value`.
  */
-function filterParameter(f: FilterField, maxListItems: number): Json {
+function filterParameter(f: Field, maxListItems: number): Json {
   const list = (items: Json): Json => ({ type: 'array', items, minItems: 1, maxItems: maxListItems });
+  const codes = (c: Readonly<Record<number, string>>): Json => ({ type: 'integer', enum: Object.keys(c).map(Number) });
   let schema: Json;
   let note = '';
   switch (f.kind) {
@@ -185,27 +125,33 @@ function filterParameter(f: FilterField, maxListItems: number): Json {
       schema = list({ type: 'string', format: 'uuid', pattern: UUID_PATTERN });
       break;
     case 'string-list':
-      schema = list(f.maxLength === undefined ? { type: 'string', minLength: 1 } : { type: 'string', minLength: 1, maxLength: f.maxLength });
+      schema = list({ type: 'string', minLength: 1 });
       break;
-    case 'string':
+    case 'any-of':
+    case 'word-list':
+      schema = list(f.values === undefined ? { type: 'string', minLength: 1 } : { type: 'string', enum: [...f.values] });
+      break;
+    case 'tags':
+      schema = list({ type: 'string', minLength: 1, maxLength: f.maxLength });
+      break;
+    case 'substring':
       schema = { type: 'string', minLength: 1 };
       break;
-    case 'number':
-      schema = { type: 'number', minimum: f.min, maximum: f.max };
-      break;
-    case 'integer':
-      schema = { type: 'integer', minimum: f.min, maximum: f.max };
+    case 'bound':
+      schema = { type: f.integer ? 'integer' : 'number', minimum: f.min, maximum: f.max };
+      note = ` Must be ${f.op === 'gte' ? 'below' : 'above'} \`${f.pair}\` when both are given.`;
       break;
     case 'code':
-      schema = { type: 'integer', enum: Object.keys(f.codes).map(Number) };
+      schema = codes(f.codes);
       note = ` Codes: ${codeNote(f.codes)}.`;
       break;
     case 'code-list':
-      schema = list({ type: 'integer', enum: Object.keys(f.codes).map(Number) });
+      schema = list(codes(f.codes));
       note = ` Codes: ${codeNote(f.codes)}.`;
       break;
-    case 'enum-list':
-      schema = list({ type: 'string', enum: [...f.values] });
+    case 'name-list':
+      schema = list(codes(f.codes));
+      note = ` Codes, matched against the name the event carries: ${codeNote(f.codes)}.`;
       break;
     case 'geo':
       schema = {
@@ -302,7 +248,7 @@ export function buildOpenApi(opts: OpenApiOptions): object {
             description: 'The account, for clients that cannot set headers (browsers). Validated even when the header is present.',
             schema: { type: 'string', format: 'uuid', pattern: UUID_PATTERN },
           },
-          ...FILTER_FIELDS.map((f) => filterParameter(f, maxListItems)),
+          ...FIELDS.map((f) => filterParameter(f, maxListItems)),
         ],
         responses: {
           '101': ok('Switching Protocols. Then one WebSocket text frame per matching event, each an EventMessage; the event is delivered byte-for-byte as published.', json(ref('EventMessage'))),

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { parse as parseYaml } from 'yaml';
 import { Errors } from '../../src/errors.js';
 import { buildOpenApi, renderSpec } from '../../src/openapi.js';
+import { FIELDS } from '../../src/filters/fields.js';
 import { ErrorSchema, HealthSchema, PluginsSchema, VersionSchema, publishBodySchema } from '../../src/http/schemas.js';
 
 type Json = Record<string, any>;
@@ -147,6 +148,8 @@ test('/ws documents every filter of SPEC section 4, the account headers and quer
   const params = doc.paths['/{api}/ws'].get.parameters.map(deref) as Json[];
   const query = params.filter((p) => p.in === 'query').map((p) => p.name);
   assert.deepEqual([...query].sort(), [...FILTERS, 'luna_account_id'].sort());
+  // Generated from the vocabulary the parser uses, in its order.
+  assert.deepEqual(query.filter((n) => n !== 'luna_account_id'), FIELDS.map((f) => f.name));
   const headers = params.filter((p) => p.in === 'header').map((p) => p.name);
   assert.deepEqual(headers.sort(), ['Luna-Account-Id', 'Luna-Request-Id']);
   for (const p of params.filter((p) => p.in === 'query')) {
@@ -163,6 +166,7 @@ test('/ws documents every filter of SPEC section 4, the account headers and quer
   assert.equal(byName.age__gte.schema.type, 'integer');
   assert.equal(byName.age__gte.schema.maximum, 200);
   assert.equal(byName.tags.schema.items.maxLength, 36);
+  assert.match(byName.age__lt.description, /above `age__gte`/);
   assert.deepEqual(byName.geo_position.schema.required, ['origin_longitude', 'origin_latitude']);
   assert.equal(byName.upper_clothing_colors.schema.items.enum.length, 15);
   const publishHeaders = doc.paths['/{api}/publish'].post.parameters.map(deref).filter((p: Json) => p.in === 'header');
