@@ -1,0 +1,220 @@
+import { pathToFileURL } from 'node:url';
+import { list, num, parseArgs } from '../lib/args.js';
+import { startRedis, stop, withProcs } from '../lib/procs.js';
+import { SERVER_KINDS, startServer, type ServerKind } from '../lib/servers.js';
+import { median } from '../lib/stats.js';
+import { fmt, printTable, type Cell } from '../lib/table.js';
+import { ACCOUNT, EventMaker, FILTER_MIX, classOf, type PayloadKind } from './events.js';
+import { Load, type RunResult, type Subscription } from './harness.js';
+
+/**
+ * End-to-end fan-out: for each server (product on Redis, ceiling, baseline) in turn, the same
+ * subscriptions (filter mix) and the same publish load; then the product's figures as ratios of
+ * the other two. With --find-max, the rate is raised until loss > --max-loss or p99 > --max-p99,
+ * and p99 is measured again at half the maximum.
+ *
+ *   node dist/bench/fanout/run.js [--subs 2000] [--rate 40] [--batch 10] [--seconds 8]
+ *     [--payload small,full] [--servers product,ceiling,baseline] [--reps 3] [--clients 2]
+ *     [--find-max] [--find-batch 1] [--start-rate 25] [--step 1.5] [--find-seconds 4]
+ *     [--max-loss 0.001] [--max-p99 100] [--max-rate 20000]
+ */
+export interface FanoutOptions {
+  subs: number;
+  rate: number;
+  batch: number;
+  seconds: number;
+  payloads: PayloadKind[];
+  servers: ServerKind[];
+  reps: number;
+  clients: number;
+  warmup: number;
+  findMax: boolean;
+  findBatch: number;
+  startRate: number;
+  step: number;
+  findSeconds: number;
+  maxLoss: number;
+  maxP99: number;
+  maxRate: number;
+}
+
+export function fanoutOptions(args: Map<string, string>): FanoutOptions {
+  return {
+    subs: num(args, 'subs', 2000),
+    rate: num(args, 'rate', 40),
+    batch: num(args, 'batch', 10),
+    seconds: num(args, 'seconds', 8),
+    payloads: list(args, 'payload', ['small', 'full']) as PayloadKind[],
+    servers: list(args, 'servers', [...SERVER_KINDS]) as ServerKind[],
+    reps: num(args, 'reps', 3),
+    clients: num(args, 'clients', 2),
+    warmup: num(args, 'warmup', 2),
+    findMax: args.get('find-max') === 'true',
+    findBatch: num(args, 'find-batch', 1),
+    startRate: num(args, 'start-rate', 25),
+    step: num(args, 'step', 1.5),
+    findSeconds: num(args, 'find-seconds', 4),
+    maxLoss: num(args, 'max-loss', 0.001),
+    maxP99: num(args, 'max-p99', 100),
+    maxRate: num(args, 'max-rate', 20000),
+  };
+}
+
+export interface FanoutRow {
+  server: ServerKind;
+  payload: PayloadKind;
+  /** Median over repetitions (by us/delivery), with all of them kept. */
+  result: RunResult;
+  reps: RunResult[];
+}
+
+export interface FindMaxRow {
+  server: ServerKind;
+  payload: PayloadKind;
+  maxRate: number;
+  atMax?: RunResult;
+  atHalf?: RunResult;
+  stoppedBy: string;
+  steps: RunResult[];
+}
+
+function subscriptions(n: number): Subscription[] {
+  const out: Subscription[] = [];
+  for (let j = 0; j < n; j++) {
+    const c = classOf(j);
+    const q = FILTER_MIX[c].query;
+    out.push({ path: q ? `/2/ws?${q}` : '/2/ws', group: c });
+  }
+  return out;
+}
+
+function pickMedian(rs: RunResult[]): RunResult {
+  const m = median(rs.map((r) => r.usPerDelivery));
+  return rs.reduce((best, r) => (Math.abs(r.usPerDelivery - m) < Math.abs(best.usPerDelivery - m) ? r : best));
+}
+
+function failReason(r: RunResult, o: FanoutOptions, targetRate: number): string | undefined {
+  if (r.closed > 0) return `${r.closed} sockets closed`;
+  if (r.skippedBatches > 0 || r.failedBatches > 0) return `publisher: ${r.skippedBatches} skipped, ${r.failedBatches} failed batches`;
+  if (r.acked < 0.97 * targetRate * o.findSeconds) return `publisher reached ${fmt(r.acked / o.findSeconds)} ev/s`;
+  if (r.loss > o.maxLoss) return `loss ${(r.loss * 100).toFixed(2)}%`;
+  if (r.p99 > o.maxP99) return `p99 ${fmt(r.p99)} ms`;
+  return undefined;
+}
+
+export async function runFanout(o: FanoutOptions): Promise<{ rows: FanoutRow[]; maxRows: FindMaxRow[] }> {
+  const rows: FanoutRow[] = [];
+  const maxRows: FindMaxRow[] = [];
+  const subs = subscriptions(o.subs);
+  for (const kind of o.servers) {
+    await withProcs(async () => {
+      const redis = kind === 'product' ? await startRedis() : undefined;
+      const server = await startServer(kind, { redisUrl: redis?.url });
+      const load = new Load(server, ACCOUNT, redis?.proc.pid);
+      await load.open(subs, o.clients);
+      const expected = (s: Subscription, r: { ackedEvents: number; expectedPerClass: number[] }) =>
+        kind === 'ceiling' ? r.ackedEvents : r.expectedPerClass[s.group];
+      process.stderr.write(`fanout: ${kind}: ${o.subs} subscriptions open\n`);
+      for (const payload of o.payloads) {
+        if (o.warmup > 0) await load.run({ rate: o.rate, batch: o.batch, seconds: o.warmup, kind: payload, expected });
+        const reps: RunResult[] = [];
+        for (let i = 0; i < o.reps; i++) {
+          const r = await load.run({ rate: o.rate, batch: o.batch, seconds: o.seconds, kind: payload, expected });
+          process.stderr.write(`fanout: ${kind} ${payload} rep ${i + 1}: ${fmt(r.deliveredPerS)} deliveries/s, ${r.usPerDelivery.toFixed(2)} us/delivery, p99 ${r.p99} ms\n`);
+          reps.push(r);
+        }
+        rows.push({ server: kind, payload, result: pickMedian(reps), reps });
+      }
+      if (o.findMax) {
+        for (const payload of o.payloads) {
+          const steps: RunResult[] = [];
+          let rate = o.startRate;
+          let best: RunResult | undefined;
+          let stoppedBy = `--max-rate ${o.maxRate}`;
+          while (rate <= o.maxRate) {
+            const r = await load.run({ rate, batch: o.findBatch, seconds: o.findSeconds, kind: payload, expected, settleMs: 15000 });
+            steps.push(r);
+            const why = failReason(r, o, rate);
+            process.stderr.write(`fanout: find-max ${kind} ${payload} R=${Math.round(rate)}: ${fmt(r.deliveredPerS)} deliveries/s p99 ${r.p99} ms loss ${(r.loss * 100).toFixed(3)}% ${why ?? 'ok'}\n`);
+            if (why !== undefined) {
+              stoppedBy = `R=${Math.round(rate)}: ${why}`;
+              break;
+            }
+            best = r;
+            rate = Math.round(rate * o.step);
+          }
+          let atHalf: RunResult | undefined;
+          if (best !== undefined && steps.every((s) => s.closed === 0)) {
+            atHalf = await load.run({ rate: Math.max(1, Math.round(best.rate / 2)), batch: o.findBatch, seconds: o.findSeconds, kind: payload, expected });
+          }
+          maxRows.push({ server: kind, payload, maxRate: best?.rate ?? 0, atMax: best, atHalf, stoppedBy, steps });
+        }
+      }
+      await load.close();
+      await stop(server.proc);
+    });
+  }
+  return { rows, maxRows };
+}
+
+export function printFanout(o: FanoutOptions, rows: FanoutRow[], maxRows: FindMaxRow[]): void {
+  printTable(
+    `Fan-out: ${o.subs} subscribers (filter mix ½ gender=1, ¼ age 30..50, ¼ none), R=${o.rate} ev/s, B=${o.batch}, T=${o.seconds}s, median of ${o.reps}`,
+    ['server', 'payload', 'events', 'expected', 'received', 'bad subs', 'delivered/s', 'p50 ms', 'p99 ms', 'max ms', 'CPU s', 'us/delivery', 'redis CPU s', 'RSS MB', 'peak RSS MB', 'load-gen CPU %'],
+    rows.map(({ server, payload, result: r }) => [
+      server, payload, r.acked, r.expected, r.received, r.badSubs, r.deliveredPerS, r.p50, r.p99, r.max, r.cpuS, r.usPerDelivery, r.redisCpuS, r.rssMb, r.peakRssMb, r.loadCpuPct,
+    ]),
+  );
+  const ratioRows: Cell[][] = [];
+  for (const payload of o.payloads) {
+    const get = (k: ServerKind) => rows.find((r) => r.server === k && r.payload === payload)?.result;
+    const p = get('product');
+    const c = get('ceiling');
+    const b = get('baseline');
+    if (!p) continue;
+    ratioRows.push([
+      payload,
+      p.usPerDelivery,
+      c?.usPerDelivery ?? NaN,
+      b?.usPerDelivery ?? NaN,
+      c ? `${(p.usPerDelivery / c.usPerDelivery).toFixed(2)}x` : '-',
+      b ? `1/${(b.usPerDelivery / p.usPerDelivery).toFixed(1)}` : '-',
+      c ? `${((p.usPerDelivery + (p.redisCpuS * 1e6) / p.received) / c.usPerDelivery).toFixed(2)}x` : '-',
+    ]);
+  }
+  printTable(
+    'Server CPU per delivery (us); target: product <= 1.4x ceiling and <= 1/8 of baseline',
+    ['payload', 'product', 'ceiling', 'baseline', 'product/ceiling', 'product/baseline', '(product+redis)/ceiling'],
+    ratioRows,
+  );
+  if (maxRows.length === 0) return;
+  printTable(
+    `Find-max: B=${o.findBatch}, T=${o.findSeconds}s per step, stop at loss > ${o.maxLoss * 100}% or p99 > ${o.maxP99} ms`,
+    ['server', 'payload', 'max R ev/s', 'delivered/s', 'p99 ms at max', 'us/delivery at max', 'p99 ms at R/2', 'stopped by'],
+    maxRows.map((m) => [m.server, m.payload, m.maxRate, m.atMax?.deliveredPerS ?? NaN, m.atMax?.p99 ?? NaN, m.atMax?.usPerDelivery ?? NaN, m.atHalf?.p99 ?? NaN, m.stoppedBy]),
+  );
+  const mr: Cell[][] = [];
+  for (const payload of o.payloads) {
+    const get = (k: ServerKind) => maxRows.find((r) => r.server === k && r.payload === payload)?.atMax?.deliveredPerS;
+    const p = get('product');
+    const c = get('ceiling');
+    const b = get('baseline');
+    if (p === undefined) continue;
+    mr.push([payload, p, c ?? NaN, b ?? NaN, c ? `${((p / c) * 100).toFixed(0)}%` : '-', b ? `${(p / b).toFixed(1)}x` : '-']);
+  }
+  printTable('Delivered/s at max; target: product >= 70% of ceiling and >= 5x baseline', ['payload', 'product', 'ceiling', 'baseline', 'product/ceiling', 'product/baseline'], mr);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const o = fanoutOptions(parseArgs());
+  runFanout(o).then(
+    ({ rows, maxRows }) => {
+      printFanout(o, rows, maxRows);
+      process.exit(0);
+    },
+    (err: unknown) => {
+      process.stderr.write(`fanout: ${(err as Error)?.stack ?? err}\n`);
+      process.exit(1);
+    },
+  );
+}
