@@ -125,12 +125,16 @@ export class LunaBridge {
       maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
     });
-    lease.on('error', (err: unknown) => this.log.debug({ err: redisReason(err) }, 'LUNA bridge lease connection error'));
+    let lastError: unknown;
+    lease.on('error', (err: unknown) => {
+      lastError = err;
+      this.log.debug({ err: redisReason(err) }, 'LUNA bridge lease connection error');
+    });
     this.lease = lease;
     try {
       await this.bounded(lease.connect(), this.publishTimeoutMs);
     } catch (err) {
-      this.log.warn({ err: redisReason(err) }, 'LUNA bridge cannot reach Redis yet; will keep trying');
+      this.log.warn({ err: redisReason(lastError ?? err) }, 'LUNA bridge cannot reach Redis yet; will keep trying');
     }
     await this.tick();
     this.timer = setInterval(() => void this.tick(), Math.max(10, Math.floor(this.ttl / 3)));

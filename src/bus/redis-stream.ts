@@ -60,6 +60,8 @@ export class RedisStreamBus implements Bus {
   private readonly gapCheckAfterMs: number;
 
   private pub: Redis;
+  /** Per connection: the clock estimate and SCRIPT LOAD done on its latest `ready` (never rejects). */
+  private readonly prepared = new WeakMap<Redis, Promise<void>>();
   /** Why the publisher is not usable, for the 503 detail; undefined while it is ready. */
   private pubReason: string | undefined;
   /** Server clock minus local clock, and the uncertainty of that estimate (ms). */
@@ -107,7 +109,7 @@ export class RedisStreamBus implements Bus {
     r.on('error', (err: unknown) => {
       if (r !== this.pub) return;
       const reason = redisReason(err);
-      if (this.pubReason === undefined) this.log.warn({ err: reason }, 'redis publisher connection failed');
+      if (this.pubReason === undefined || this.pubReason === 'connecting') this.log.warn({ err: reason }, 'redis publisher connection failed');
       this.pubReason = reason;
     });
     r.on('close', () => {
@@ -116,7 +118,7 @@ export class RedisStreamBus implements Bus {
     r.on('ready', () => {
       if (r !== this.pub) return;
       this.pubReason = undefined;
-      void this.prepare(r);
+      this.prepared.set(r, this.prepare(r));
     });
     return r;
   }
@@ -192,6 +194,9 @@ export class RedisStreamBus implements Bus {
 
   private async append(pub: Redis, args: (string | Buffer)[]): Promise<unknown> {
     await this.whenReady(pub);
+    // After the script is loaded, so that EVALSHA does not meet NOSCRIPT and fall back to EVAL
+    // out of order with the publishes behind it (the LUNA bridge relies on the order of calls).
+    await this.prepared.get(pub);
     try {
       return await pub.evalsha(PUBLISH_SHA, 1, this.key, ...args);
     } catch (err) {
@@ -234,6 +239,10 @@ export class RedisStreamBus implements Bus {
     for (let attempt = 1; ; attempt++) {
       try {
         const reader = await this.connectReader();
+        if (this.closed) {
+          reader.disconnect();
+          return;
+        }
         const info = await this.streamInfo(reader);
         this.lastId = info?.lastGeneratedId ?? '0-0';
         this.seen = info?.entriesAdded ?? 0;
@@ -241,7 +250,7 @@ export class RedisStreamBus implements Bus {
         break;
       } catch (err) {
         if (this.closed) return;
-        this.log.warn({ err: redisReason(err), attempt }, 'redis reader cannot connect; retrying');
+        if (attempt === 1 || attempt % 30 === 0) this.log.warn({ err: redisReason(err), attempt }, 'redis reader cannot connect; retrying');
         await this.sleep(backoffMs(attempt));
         if (this.closed) return;
       }
@@ -257,10 +266,16 @@ export class RedisStreamBus implements Bus {
       maxRetriesPerRequest: null,
       autoResendUnfulfilledCommands: false,
     });
-    r.on('error', () => {
-      /* surfaced through the rejected command; the loop logs once per outage */
-    });
-    await this.bounded(r.connect(), this.redisTimeoutMs, r);
+    // Errors surface through the rejected command; the loop logs once per outage. The emitted
+    // error says more ('connection refused') than connect()'s own rejection.
+    let lastError: unknown;
+    r.on('error', (err: unknown) => (lastError = err));
+    try {
+      await this.bounded(r.connect(), this.redisTimeoutMs, r);
+    } catch (err) {
+      r.disconnect();
+      throw lastError ?? err;
+    }
     return r;
   }
 
