@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Config } from '../config/index.js';
 
@@ -18,8 +19,9 @@ export function connectionOptions(config: Config): RedisOptions {
       if (!/^[0-9]+$/.test(db)) throw new Error(`REDIS_URL: database '${db}' is not a number`);
       opts.db = Number(db);
     }
-    if (url.protocol === 'rediss:') opts.tls = { servername: url.hostname };
     opts.host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+    // SNI takes a host name only, never an IP address.
+    if (url.protocol === 'rediss:') opts.tls = isIP(opts.host) === 0 ? { servername: opts.host } : {};
     opts.port = url.port === '' ? 6379 : Number(url.port);
   }
   if (config.REDIS_SENTINELS !== '') {

@@ -400,8 +400,10 @@ export class RedisStreamBus implements Bus {
       this.seen++;
       const ev = decodeEntry(fields);
       if (typeof ev === 'string') {
-        this.malformed++;
-        this.log.warn({ id: this.lastId, reason: ev }, 'malformed stream entry skipped');
+        // Logged the first ten times and then every thousandth: a broken producer must not flood the log.
+        if (++this.malformed <= 10 || this.malformed % 1000 === 0) {
+          this.log.warn({ id: this.lastId, reason: ev, malformed: this.malformed }, 'malformed stream entry skipped');
+        }
         continue;
       }
       this.eventsIn++;
