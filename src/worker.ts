@@ -54,6 +54,7 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
       const r = registry.stats();
       const b = bus.stats();
       return {
+        luna_sender_process_pid: { help: 'The pid of the worker that answered (metrics are per worker).', value: process.pid },
         luna_sender_open_connections: { help: 'WebSocket connections open now.', value: sockets.open.size },
         luna_sender_subscriptions: { help: 'Subscriptions (one per open socket).', value: r.subscriptions },
         luna_sender_distinct_filters: { help: 'Distinct (account, filter) topics.', value: r.topics },
