@@ -15,7 +15,7 @@ import { Load, type RunResult, type Subscription } from './harness.js';
  *
  *   node dist/bench/fanout/run.js [--subs 2000] [--rate 40] [--batch 10] [--seconds 8]
  *     [--payload small,full] [--servers product,ceiling,baseline] [--reps 3] [--clients 2]
- *     [--find-max] [--find-batch 1] [--start-rate 25] [--step 1.5] [--find-seconds 4]
+ *     [--find-max] [--find-batch 1] [--find-payload small] [--start-rate 50] [--step 1.6] [--find-seconds 4]
  *     [--max-loss 0.001] [--max-p99 100] [--max-rate 20000]
  */
 export interface FanoutOptions {
@@ -30,6 +30,7 @@ export interface FanoutOptions {
   warmup: number;
   findMax: boolean;
   findBatch: number;
+  findPayloads: PayloadKind[];
   startRate: number;
   step: number;
   findSeconds: number;
@@ -51,8 +52,9 @@ export function fanoutOptions(args: Map<string, string>): FanoutOptions {
     warmup: num(args, 'warmup', 2),
     findMax: args.get('find-max') === 'true',
     findBatch: num(args, 'find-batch', 1),
-    startRate: num(args, 'start-rate', 25),
-    step: num(args, 'step', 1.5),
+    findPayloads: list(args, 'find-payload', ['small']) as PayloadKind[],
+    startRate: num(args, 'start-rate', 50),
+    step: num(args, 'step', 1.6),
     findSeconds: num(args, 'find-seconds', 4),
     maxLoss: num(args, 'max-loss', 0.001),
     maxP99: num(args, 'max-p99', 100),
@@ -126,7 +128,7 @@ export async function runFanout(o: FanoutOptions): Promise<{ rows: FanoutRow[]; 
         rows.push({ server: kind, payload, result: pickMedian(reps), reps });
       }
       if (o.findMax) {
-        for (const payload of o.payloads) {
+        for (const payload of o.findPayloads) {
           const steps: RunResult[] = [];
           let rate = o.startRate;
           let best: RunResult | undefined;
@@ -194,7 +196,7 @@ export function printFanout(o: FanoutOptions, rows: FanoutRow[], maxRows: FindMa
     maxRows.map((m) => [m.server, m.payload, m.maxRate, m.atMax?.deliveredPerS ?? NaN, m.atMax?.p99 ?? NaN, m.atMax?.usPerDelivery ?? NaN, m.atHalf?.p99 ?? NaN, m.stoppedBy]),
   );
   const mr: Cell[][] = [];
-  for (const payload of o.payloads) {
+  for (const payload of o.findPayloads) {
     const get = (k: ServerKind) => maxRows.find((r) => r.server === k && r.payload === payload)?.atMax?.deliveredPerS;
     const p = get('product');
     const c = get('ceiling');

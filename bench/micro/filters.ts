@@ -33,14 +33,14 @@ export interface FactsRow {
 const HANDLER = '0f8fad5b-d9cb-469f-a165-70867728950e';
 const RUNS = 5;
 
-const SOURCES20 = Array.from({ length: 20 }, (_, i) => `camera-${i}`).join(',');
+const SOURCES20 = Array.from({ length: 20 }, (_, i) => `camera-${i + 3}`).join(','); // events use camera-0..5
 export const SHAPES: readonly { name: string; query: string }[] = [
   { name: 'empty', query: '' },
   { name: 'gender', query: 'gender=1' },
   { name: '3 conditions', query: 'gender=1&age__gte=30&age__lt=50' },
   { name: '5 conditions', query: 'gender=1&age__gte=30&age__lt=50&sources=camera-1,camera-3&liveness=1' },
   { name: '20-item list', query: `sources=${SOURCES20}` },
-  { name: 'geo', query: 'geo_position=origin_longitude,37.6,origin_latitude,55.75,longitude_delta,0.5,latitude_delta,0.5' },
+  { name: 'geo', query: 'geo_position=origin_longitude,37.4,origin_latitude,55.75,longitude_delta,0.2,latitude_delta,0.5' },
   { name: 'tags + colours', query: 'tags=vip,staff&upper_clothing_colors=red,blue,black' },
 ];
 

@@ -1,0 +1,53 @@
+import { list, parseArgs } from './lib/args.js';
+import { fanoutOptions, printFanout, runFanout } from './fanout/run.js';
+import { handshakeOptions, printHandshake, runHandshake } from './handshake/run.js';
+import { manyFiltersOptions, printManyFilters, runManyFilters } from './many-filters/run.js';
+import { memoryOptions, printMemory, runMemory } from './memory/run.js';
+import { printPublish, publishOptions, runPublish } from './publish/run.js';
+
+/**
+ * The one command (`npm run bench`): every benchmark with modest defaults (about 8-10 minutes on
+ * 2 cores), one table each. Flags are passed through to every benchmark (see each run.ts), e.g.
+ *   node dist/bench/run-all.js --only fanout,memory --reps 5 --subs 5000 --find-max
+ * By default the fan-out runs with --find-max (B=1) and 2 repetitions of the fixed-rate runs.
+ */
+const args = parseArgs();
+const only = new Set(list(args, 'only', ['fanout', 'many-filters', 'handshake', 'memory', 'publish']));
+if (!args.has('reps')) args.set('reps', '2');
+if (!args.has('find-max') && !args.has('no-find-max')) args.set('find-max', 'true');
+if (!args.has('find-seconds')) args.set('find-seconds', '4');
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  process.stdout.write(`luna-sender benchmarks, ${new Date().toISOString()}, node ${process.version}\n`);
+  if (only.has('fanout')) {
+    const o = fanoutOptions(args);
+    const r = await runFanout(o);
+    printFanout(o, r.rows, r.maxRows);
+  }
+  if (only.has('many-filters')) {
+    const o = manyFiltersOptions(args);
+    printManyFilters(o, await runManyFilters(o));
+  }
+  if (only.has('handshake')) {
+    const o = handshakeOptions(args);
+    printHandshake(o, await runHandshake(o));
+  }
+  if (only.has('memory')) {
+    const o = memoryOptions(args);
+    printMemory(o, await runMemory(o));
+  }
+  if (only.has('publish')) {
+    const o = publishOptions(args);
+    printPublish(o, await runPublish(o));
+  }
+  process.stdout.write(`\ntotal ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench: ${(err as Error)?.stack ?? err}\n`);
+    process.exit(1);
+  },
+);
