@@ -45,7 +45,7 @@ export const SHAPES: readonly { name: string; query: string }[] = [
 ];
 
 /** 16 events of realistic shape, varied so the predicates cannot be folded to a constant. */
-function events(): unknown[] {
+export function benchEvents(): unknown[] {
   return Array.from({ length: 16 }, (_, i) => ({
     event_id: `557d54ec-29ad-4f3c-93b4-c9092ef125${String(i).padStart(2, '0')}`,
     source: `camera-${i % 6}`,
@@ -97,7 +97,7 @@ function parse(query: string): Filter {
 }
 
 export async function runFilterBench(): Promise<Row[]> {
-  const raw = events();
+  const raw = benchEvents();
   // Facts as a worker sees them: through msgpack.
   const facts: Facts[] = raw.map((e) => decodeFacts(encodeFacts(extractFacts(e, HANDLER))));
   const mask = raw.length - 1;
@@ -119,7 +119,7 @@ export async function runFilterBench(): Promise<Row[]> {
 }
 
 export async function runFactsBench(): Promise<FactsRow[]> {
-  const raw = events();
+  const raw = benchEvents();
   const mask = raw.length - 1;
   const bytes = raw.map((e) => encodeFacts(extractFacts(e, HANDLER)));
   const extracted = raw.map((e) => extractFacts(e, HANDLER));

@@ -1,4 +1,4 @@
-import { FIELDS, type FactKey, type Field, type GeoBox } from './fields.js';
+import { FIELD_BY_NAME, type FactKey, type Field, type GeoBox } from './fields.js';
 import type { Filter } from './params.js';
 
 /*
@@ -125,11 +125,12 @@ function holds(field: Field, want: unknown, raw: unknown, rawLat: unknown): bool
 /** Does the event (the raw `event` object of a message with `handlerId`) pass the filter? */
 export function interpretFilter(f: Filter, event: unknown, handlerId: string): boolean {
   const given = f as Readonly<Record<string, unknown>>;
-  for (const field of FIELDS as readonly Field[]) {
-    if (!Object.hasOwn(given, field.name) || given[field.name] === undefined) continue;
+  for (const name of Object.keys(given)) {
+    const field = FIELD_BY_NAME.get(name);
+    if (field === undefined || given[name] === undefined) continue;
     const raw = rawValue(field.fact, event, handlerId);
     const rawLat = field.kind === 'geo' ? rawValue(field.latFact, event, handlerId) : undefined;
-    if (!holds(field, given[field.name], raw, rawLat)) return false;
+    if (!holds(field, given[name], raw, rawLat)) return false;
   }
   return true;
 }
