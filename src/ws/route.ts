@@ -12,6 +12,9 @@ function idleTimeout(pingInterval: number): number {
   return Math.max(8, Math.round(pingInterval / 4) * 4);
 }
 
+/** How far past SENDER_MAX_BACKPRESSURE uWS's own (abrupt) backlog bound sits; see below. */
+const HARD_BACKLOG_MARGIN = 64 * 1024 * 1024;
+
 /** Frames above this are cut off by uWS itself (abrupt close); up to it we answer 1009. */
 const HARD_FRAME_LIMIT = 1024 * 1024;
 
@@ -19,6 +22,9 @@ export function closeWith(ws: UWS.WebSocket<Subscriber>, c: { code: number; reas
   const sub = ws.getUserData();
   if (sub.closed) return;
   sub.closed = true;
+  // Nothing more may pile up behind the close frame, or uWS's hard backpressure bound would cut the
+  // socket off abruptly (1006) before the client reads our code.
+  if (sub.topic !== '') ws.unsubscribe(sub.topic);
   ws.end(c.code, c.reason);
 }
 
@@ -55,10 +61,11 @@ export function mountWebSocket(app: UWS.TemplatedApp, paths: readonly string[], 
     idleTimeout: idleTimeout(config.SENDER_PING_INTERVAL),
     sendPingsAutomatically: true,
     // Slow consumers: uWS, past maxBackpressure, either skips messages silently or (with
-    // closeOnBackpressureLimit) closes abruptly (1006). We want neither below our limit, so uWS's
-    // bound is twice ours (a hard stop that can only be reached between two sweeps) and
-    // `sweepSlowConsumers` closes sockets past SENDER_MAX_BACKPRESSURE with 4008.
-    maxBackpressure: config.SENDER_MAX_BACKPRESSURE * 2,
+    // closeOnBackpressureLimit) closes abruptly (1006). Neither may happen before our limit, so
+    // uWS's bound sits HARD_BACKLOG_MARGIN above it: a hard stop reached only by a burst of that
+    // size between two sweeps, while `sweepSlowConsumers` closes sockets past
+    // SENDER_MAX_BACKPRESSURE with 4008.
+    maxBackpressure: config.SENDER_MAX_BACKPRESSURE + HARD_BACKLOG_MARGIN,
     closeOnBackpressureLimit: 1,
     compression: 0,
 

@@ -1,0 +1,79 @@
+import { connect as netConnect, type Socket } from 'node:net';
+
+/**
+ * A bare WebSocket client on a TCP socket, for tests that need to control reading exactly (a
+ * slow consumer that really stops reading: the `ws` library resumes its socket by itself).
+ * Only what tests need: the handshake, then parsing server frames (unmasked) until a close frame.
+ */
+export interface RawWs {
+  socket: Socket;
+  /** Reads (resuming the socket) until the close frame; resolves with its code and reason, or 1006 if the TCP connection ends first. */
+  readUntilClose(timeoutMs?: number): Promise<{ code: number; reason: string; messages: number }>;
+}
+
+export function rawWs(port: number, path: string, headers: Record<string, string>): Promise<RawWs> {
+  return new Promise((resolve, reject) => {
+    const socket = netConnect(port, '127.0.0.1');
+    const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+    socket.on('error', reject);
+    socket.once('connect', () =>
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`),
+    );
+    let head = Buffer.alloc(0);
+    const onHead = (d: Buffer) => {
+      head = Buffer.concat([head, d]);
+      const end = head.indexOf('\r\n\r\n');
+      if (end === -1) return;
+      socket.off('data', onHead);
+      socket.pause();
+      if (!head.subarray(0, 12).toString().includes('101')) return reject(new Error(head.toString()));
+      let buf = head.subarray(end + 4);
+      resolve({
+        socket,
+        readUntilClose(timeoutMs = 30000) {
+          return new Promise((res) => {
+            let messages = 0;
+            const timer = setTimeout(() => res({ code: -1, reason: 'timeout', messages }), timeoutMs);
+            const parse = () => {
+              for (;;) {
+                if (buf.length < 2) return;
+                const opcode = buf[0] & 0x0f;
+                let len = buf[1] & 0x7f;
+                let off = 2;
+                if (len === 126) {
+                  if (buf.length < 4) return;
+                  len = buf.readUInt16BE(2);
+                  off = 4;
+                } else if (len === 127) {
+                  if (buf.length < 10) return;
+                  len = Number(buf.readBigUInt64BE(2));
+                  off = 10;
+                }
+                if (buf.length < off + len) return;
+                const payload = buf.subarray(off, off + len);
+                buf = buf.subarray(off + len);
+                if (opcode === 0x8) {
+                  clearTimeout(timer);
+                  socket.destroy();
+                  return res({ code: payload.length >= 2 ? payload.readUInt16BE(0) : 1005, reason: payload.subarray(2).toString(), messages });
+                }
+                if (opcode === 0x1 || opcode === 0x2) messages++;
+              }
+            };
+            socket.on('data', (d: Buffer) => {
+              buf = buf.length ? Buffer.concat([buf, d]) : d;
+              parse();
+            });
+            socket.on('close', () => {
+              clearTimeout(timer);
+              res({ code: 1006, reason: '', messages });
+            });
+            parse();
+            socket.resume();
+          });
+        },
+      });
+    };
+    socket.on('data', onHead);
+  });
+}
