@@ -27,7 +27,7 @@ export function rawWs(port: number, path: string, headers: Record<string, string
       socket.off('data', onHead);
       socket.pause();
       if (!head.subarray(0, 12).toString().includes('101')) return reject(new Error(head.toString()));
-      let buf = head.subarray(end + 4);
+      let buf: Buffer = head.subarray(end + 4);
       resolve({
         socket,
         readUntilClose(timeoutMs = 30000) {
