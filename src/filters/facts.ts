@@ -87,9 +87,10 @@ function strings(v: unknown): string[] | undefined {
 
 /**
  * Every Facts key, present (possibly undefined), always in this order: all Facts objects share one
- * hidden class, so the compiled predicates' property loads stay monomorphic. Measured: adding only
- * the defined keys (a different shape per event) made extraction ~20x slower (dictionary-mode
- * transitions) and every predicate load megamorphic.
+ * hidden class, so the compiled predicates' property loads stay monomorphic. Measured (CPU profile
+ * of the seeded property test, 40k events): adding only the defined keys, a different shape per
+ * event, spent ~750 ms in extraction against ~100 ms for this literal, and made every predicate
+ * load megamorphic.
  */
 type FullFacts = { [K in FactKey]: Facts[K] | undefined };
 
