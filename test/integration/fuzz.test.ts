@@ -18,7 +18,7 @@ function prng(seed: number): () => number {
   };
 }
 
-const NAMES = [...Object.keys(FIELDS), 'luna_account_id', '__proto__', 'constructor', 'toString', 'hasOwnProperty', '', 'gender[]', 'a%00b'];
+const NAMES = [...FIELDS.map((f) => f.name), 'luna_account_id', '__proto__', 'constructor', 'toString', 'hasOwnProperty', '', 'gender[]', 'a%00b'];
 const PIECES = ['0', '1', '-1', '2', '50', '50.0', '1e1', '0.5', '1.', 'NaN', 'Infinity', '99999999999999999999', ',', ',,', ' ', '+', '%', '%2', '%zz', '%2C', '%E2%82%AC', '%FF', 'é', '💥', '\u0000', 'a', 'black', 'asian', 'spoof', 'origin_longitude', 'origin_latitude', 'longitude_delta', '180', '-180.5', '__proto__', '"', "'", '\\', '</script>', '${x}', ACCOUNT, 'x'.repeat(40)];
 const ALLOWED_WS = new Set([400, 403]);
 

@@ -4,7 +4,6 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, maskedConfig, configAsText, workerCount, MASK } from '../../src/config/index.js';
-import { README, withTable } from '../../scripts/gen-config-docs.js';
 
 test('defaults: port 5080, in-process bus, frozen', () => {
   const c = loadConfig({});
@@ -73,9 +72,4 @@ test('worker count: 1 on the in-process bus, CPUs with Redis unless set', () => 
   assert.equal(workerCount(loadConfig({ SENDER_WORKERS: '4' }), 8), 1);
   assert.equal(workerCount(loadConfig({ REDIS_URL: 'redis://h:1' }), 8), 8);
   assert.equal(workerCount(loadConfig({ REDIS_URL: 'redis://h:1', SENDER_WORKERS: '3' }), 8), 3);
-});
-
-test('the README configuration table is generated from the schema (run `npm run docs:config`)', () => {
-  const readme = readFileSync(README, 'utf8');
-  assert.equal(readme, withTable(readme), 'README configuration table is stale: run `npm run docs:config`');
 });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { CloseCodes, Errors, LunaError } from '../../src/errors.js';
-import { README } from '../../scripts/gen-config-docs.js';
+import { README } from '../../scripts/gen-docs.js';
 
 test('every error code and status of the table is in the README error table', () => {
   const readme = readFileSync(README, 'utf8');
