@@ -8,7 +8,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 export interface RawWs {
   socket: Socket;
   /** Reads (resuming the socket) until the close frame; resolves with its code and reason, or 1006 if the TCP connection ends first. */
-  readUntilClose(timeoutMs?: number): Promise<{ code: number; reason: string; messages: number }>;
+  readUntilClose(timeoutMs?: number): Promise<{ code: number; reason: string; messages: number; pings: number }>;
 }
 
 export function rawWs(port: number, path: string, headers: Record<string, string>): Promise<RawWs> {
@@ -33,7 +33,8 @@ export function rawWs(port: number, path: string, headers: Record<string, string
         readUntilClose(timeoutMs = 30000) {
           return new Promise((res) => {
             let messages = 0;
-            const timer = setTimeout(() => res({ code: -1, reason: 'timeout', messages }), timeoutMs);
+            let pings = 0;
+            const timer = setTimeout(() => res({ code: -1, reason: 'timeout', messages, pings }), timeoutMs);
             const parse = () => {
               for (;;) {
                 if (buf.length < 2) return;
@@ -55,9 +56,10 @@ export function rawWs(port: number, path: string, headers: Record<string, string
                 if (opcode === 0x8) {
                   clearTimeout(timer);
                   socket.destroy();
-                  return res({ code: payload.length >= 2 ? payload.readUInt16BE(0) : 1005, reason: payload.subarray(2).toString(), messages });
+                  return res({ code: payload.length >= 2 ? payload.readUInt16BE(0) : 1005, reason: payload.subarray(2).toString(), messages, pings });
                 }
                 if (opcode === 0x1 || opcode === 0x2) messages++;
+                if (opcode === 0x9) pings++;
               }
             };
             socket.on('data', (d: Buffer) => {
@@ -66,7 +68,7 @@ export function rawWs(port: number, path: string, headers: Record<string, string
             });
             socket.on('close', () => {
               clearTimeout(timer);
-              res({ code: 1006, reason: '', messages });
+              res({ code: 1006, reason: '', messages, pings });
             });
             parse();
             socket.resume();

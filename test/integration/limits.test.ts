@@ -139,3 +139,16 @@ test('a connection that never completes its request is closed by the server (uWS
   });
   assert.ok(closedAfter, 'half-sent request still open after 30 s');
 });
+
+test('SENDER_PING_INTERVAL: a silent socket is pinged, and closed when it never answers', async () => {
+  const quick = await startGateway({ SENDER_PING_INTERVAL: '4' });
+  try {
+    // The raw client never answers pings (the ws library would, automatically).
+    const silent = await rawWs(quick.port, '/2/ws', { 'Luna-Account-Id': ACCOUNT });
+    const end = await silent.readUntilClose(60000);
+    assert.ok(end.pings >= 1, 'no ping was sent');
+    assert.notEqual(end.code, -1, 'the unanswering socket was never closed');
+  } finally {
+    await quick.stop();
+  }
+});
