@@ -192,8 +192,12 @@ export function printFanout(o: FanoutOptions, rows: FanoutRow[], maxRows: FindMa
   if (maxRows.length === 0) return;
   printTable(
     `Find-max: B=${o.findBatch}, T=${o.findSeconds}s per step, stop at loss > ${o.maxLoss * 100}% or p99 > ${o.maxP99} ms`,
-    ['server', 'payload', 'max R ev/s', 'delivered/s', 'p99 ms at max', 'us/delivery at max', 'p99 ms at R/2', 'stopped by'],
-    maxRows.map((m) => [m.server, m.payload, m.maxRate, m.atMax?.deliveredPerS ?? NaN, m.atMax?.p99 ?? NaN, m.atMax?.usPerDelivery ?? NaN, m.atHalf?.p99 ?? NaN, m.stoppedBy]),
+    ['server', 'payload', 'max R ev/s', 'delivered/s', 'p99 ms at max', 'us/delivery at max', 'p99 ms at R/2', 'stopped by', 'load-gen CPU % at stop'],
+    maxRows.map((m) => [
+      m.server, m.payload, m.maxRate, m.atMax?.deliveredPerS ?? NaN, m.atMax?.p99 ?? NaN, m.atMax?.usPerDelivery ?? NaN, m.atHalf?.p99 ?? NaN, m.stoppedBy,
+      // Near 100 %: the load generators, not the server, set the maximum.
+      (m.steps.at(-1)?.loadCpuPct ?? NaN).toFixed(0),
+    ]),
   );
   const mr: Cell[][] = [];
   for (const payload of o.findPayloads) {
