@@ -111,7 +111,7 @@ export async function runFanout(o: FanoutOptions): Promise<{ rows: FanoutRow[]; 
   for (const kind of o.servers) {
     await withProcs(async () => {
       const redis = kind === 'product' ? await startRedis() : undefined;
-      const server = await startServer(kind, { redisUrl: redis?.url });
+      const server = await startServer(kind, { redisUrl: redis?.url, nodeFlags: process.env.BENCH_SERVER_NODE_FLAGS?.split(' ').filter(Boolean) });
       const load = new Load(server, ACCOUNT, redis?.proc.pid);
       await load.open(subs, o.clients);
       const expected = (s: Subscription, r: { ackedEvents: number; expectedPerClass: number[] }) =>
