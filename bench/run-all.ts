@@ -9,7 +9,8 @@ import { printPublish, publishOptions, runPublish } from './publish/run.js';
  * The one command (`npm run bench`): every benchmark with modest defaults (about 8-10 minutes on
  * 2 cores), one table each. Flags are passed through to every benchmark (see each run.ts), e.g.
  *   node dist/bench/run-all.js --only fanout,memory --reps 5 --subs 5000 --find-max
- * By default the fan-out runs with --find-max (B=1) and 2 repetitions of the fixed-rate runs.
+ * By default the fan-out runs the filter mix, then the same load without filters (product vs
+ * ceiling), then --find-max (B=1) with --find-subs (200) subscribers; 2 repetitions of fixed-rate runs.
  */
 const args = parseArgs();
 const only = new Set(list(args, 'only', ['fanout', 'many-filters', 'handshake', 'memory', 'publish']));
@@ -21,9 +22,22 @@ async function main(): Promise<void> {
   const started = Date.now();
   process.stdout.write(`luna-sender benchmarks, ${new Date().toISOString()}, node ${process.version}\n`);
   if (only.has('fanout')) {
-    const o = fanoutOptions(args);
+    // 1. The headline: the filter mix at a fixed rate, product vs ceiling vs baseline.
+    const o = { ...fanoutOptions(args), findMax: false };
     const r = await runFanout(o);
     printFanout(o, r.rows, r.maxRows);
+    // 2. The same load with no filters, so product and ceiling deliver identical frames in identical
+    //    socket writes: what the product itself adds (the filter mix gives the product fewer frames
+    //    per write, and the kernel's per-write cost dominates CPU per delivery).
+    const same = { ...o, mix: 'none', servers: o.servers.filter((s) => s !== 'baseline') };
+    const rs = await runFanout(same);
+    printFanout(same, rs.rows, rs.maxRows);
+    // 3. Find-max with B=1 and fewer subscribers, so the one load-generator core is not the limit.
+    if (fanoutOptions(args).findMax) {
+      const fm = { ...fanoutOptions(args), reps: 0, subs: Number(args.get('find-subs') ?? 200) };
+      const rm = await runFanout(fm);
+      printFanout(fm, rm.rows, rm.maxRows);
+    }
   }
   if (only.has('many-filters')) {
     const o = manyFiltersOptions(args);

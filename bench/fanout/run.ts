@@ -37,6 +37,10 @@ export interface FanoutOptions {
   maxLoss: number;
   maxP99: number;
   maxRate: number;
+  /** 'default' (the filter mix) or 'none' (no subscriber filters). */
+  mix: string;
+  /** The product's bus: 'redis' (default) or 'memory' (in-process, no Redis). */
+  bus: string;
 }
 
 export function fanoutOptions(args: Map<string, string>): FanoutOptions {
@@ -59,6 +63,8 @@ export function fanoutOptions(args: Map<string, string>): FanoutOptions {
     maxLoss: num(args, 'max-loss', 0.001),
     maxP99: num(args, 'max-p99', 100),
     maxRate: num(args, 'max-rate', 20000),
+    mix: args.get('mix') ?? 'default',
+    bus: args.get('bus') ?? 'redis',
   };
 }
 
@@ -80,10 +86,11 @@ export interface FindMaxRow {
   steps: RunResult[];
 }
 
-function subscriptions(n: number): Subscription[] {
+/** `--mix none`: every subscriber unfiltered, so product and ceiling deliver the same frames. */
+function subscriptions(n: number, mix: string): Subscription[] {
   const out: Subscription[] = [];
   for (let j = 0; j < n; j++) {
-    const c = classOf(j);
+    const c = mix === 'none' ? FILTER_MIX.length - 1 : classOf(j);
     const q = FILTER_MIX[c].query;
     out.push({ path: q ? `/2/ws?${q}` : '/2/ws', group: c });
   }
@@ -107,17 +114,17 @@ function failReason(r: RunResult, o: FanoutOptions, targetRate: number): string 
 export async function runFanout(o: FanoutOptions): Promise<{ rows: FanoutRow[]; maxRows: FindMaxRow[] }> {
   const rows: FanoutRow[] = [];
   const maxRows: FindMaxRow[] = [];
-  const subs = subscriptions(o.subs);
+  const subs = subscriptions(o.subs, o.mix);
   for (const kind of o.servers) {
     await withProcs(async () => {
-      const redis = kind === 'product' ? await startRedis() : undefined;
+      const redis = kind === 'product' && o.bus === 'redis' ? await startRedis() : undefined;
       const server = await startServer(kind, { redisUrl: redis?.url, nodeFlags: process.env.BENCH_SERVER_NODE_FLAGS?.split(' ').filter(Boolean) });
       const load = new Load(server, ACCOUNT, redis?.proc.pid);
       await load.open(subs, o.clients);
       const expected = (s: Subscription, r: { ackedEvents: number; expectedPerClass: number[] }) =>
         kind === 'ceiling' ? r.ackedEvents : r.expectedPerClass[s.group];
       process.stderr.write(`fanout: ${kind}: ${o.subs} subscriptions open\n`);
-      for (const payload of o.payloads) {
+      for (const payload of o.reps > 0 ? o.payloads : []) {
         if (o.warmup > 0) await load.run({ rate: o.rate, batch: o.batch, seconds: o.warmup, kind: payload, expected });
         const reps: RunResult[] = [];
         for (let i = 0; i < o.reps; i++) {
@@ -160,8 +167,13 @@ export async function runFanout(o: FanoutOptions): Promise<{ rows: FanoutRow[]; 
 }
 
 export function printFanout(o: FanoutOptions, rows: FanoutRow[], maxRows: FindMaxRow[]): void {
+  if (rows.length > 0) printRows(o, rows);
+  if (maxRows.length > 0) printMax(o, maxRows);
+}
+
+function printRows(o: FanoutOptions, rows: FanoutRow[]): void {
   printTable(
-    `Fan-out: ${o.subs} subscribers (filter mix ½ gender=1, ¼ age 30..50, ¼ none), R=${o.rate} ev/s, B=${o.batch}, T=${o.seconds}s, median of ${o.reps}`,
+    `Fan-out: ${o.subs} subscribers (${o.mix === 'none' ? 'no filters: every server delivers the same frames' : 'filter mix ½ gender=1, ¼ age 30..50, ¼ none'}), R=${o.rate} ev/s, B=${o.batch}, T=${o.seconds}s, median of ${o.reps}${o.bus === 'memory' ? ', product on the in-process bus' : ''}`,
     ['server', 'payload', 'events', 'expected', 'received', 'bad subs', 'delivered/s', 'p50 ms', 'p99 ms', 'max ms', 'CPU s', 'us/delivery', 'redis CPU s', 'RSS MB', 'peak RSS MB', 'load-gen CPU %'],
     rows.map(({ server, payload, result: r }) => [
       server, payload, r.acked, r.expected, r.received, r.badSubs, r.deliveredPerS, r.p50, r.p99, r.max, r.cpuS, r.usPerDelivery, r.redisCpuS, r.rssMb, r.peakRssMb, r.loadCpuPct,
@@ -189,9 +201,11 @@ export function printFanout(o: FanoutOptions, rows: FanoutRow[], maxRows: FindMa
     ['payload', 'product', 'ceiling', 'baseline', 'product/ceiling', 'product/baseline', '(product+redis)/ceiling'],
     ratioRows,
   );
-  if (maxRows.length === 0) return;
+}
+
+function printMax(o: FanoutOptions, maxRows: FindMaxRow[]): void {
   printTable(
-    `Find-max: B=${o.findBatch}, T=${o.findSeconds}s per step, stop at loss > ${o.maxLoss * 100}% or p99 > ${o.maxP99} ms`,
+    `Find-max: ${o.subs} subscribers, B=${o.findBatch}, T=${o.findSeconds}s per step, stop at loss > ${o.maxLoss * 100}% or p99 > ${o.maxP99} ms`,
     ['server', 'payload', 'max R ev/s', 'delivered/s', 'p99 ms at max', 'us/delivery at max', 'p99 ms at R/2', 'stopped by', 'load-gen CPU % at stop'],
     maxRows.map((m) => [
       m.server, m.payload, m.maxRate, m.atMax?.deliveredPerS ?? NaN, m.atMax?.p99 ?? NaN, m.atMax?.usPerDelivery ?? NaN, m.atHalf?.p99 ?? NaN, m.stoppedBy,
