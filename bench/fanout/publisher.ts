@@ -1,4 +1,5 @@
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
+import { postPublish } from '../lib/post-publish.js';
 import { EventMaker, FILTER_MIX, nowMs, publishBody, type PayloadKind } from './events.js';
 import { histAdd, histQuantile, newHist } from '../lib/stats.js';
 
@@ -77,36 +78,15 @@ async function run(job: PublishJob): Promise<PublishResult> {
     const body = publishBody(events);
     sentEvents += job.batch;
     inFlight++;
-    const t0 = performance.now();
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port: job.port,
-        method: 'POST',
-        path: '/2/publish',
-        agent,
-        headers: { 'Content-Type': 'application/json', 'Luna-Account-Id': job.account, 'Content-Length': Buffer.byteLength(body) },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          inFlight--;
-          histAdd(hist, performance.now() - t0);
-          if (res.statusCode === 201) acked(first, job.batch);
-          else {
-            failedBatches++;
-            firstError ??= `HTTP ${res.statusCode} ${Buffer.concat(chunks).toString('utf8').slice(0, 200)}`;
-          }
-        });
-      },
-    );
-    req.on('error', (err) => {
+    postPublish(job.port, job.account, agent, body, (error, ms) => {
       inFlight--;
-      failedBatches++;
-      firstError ??= err.message;
+      if (ms !== undefined) histAdd(hist, ms);
+      if (error === undefined) acked(first, job.batch);
+      else {
+        failedBatches++;
+        firstError ??= error;
+      }
     });
-    req.end(body);
   };
 
   const t0 = performance.now();

@@ -1,4 +1,5 @@
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
+import { postPublish } from '../lib/post-publish.js';
 import { histAdd, histQuantile, newHist } from '../lib/stats.js';
 import { makeEvent, nowMs, publishBody } from './events.js';
 
@@ -38,36 +39,15 @@ function start(j: StartJob): void {
     for (let k = 0; k < j.batch; k++) events.push(makeEvent(ts));
     const body = publishBody(events);
     inFlight++;
-    const t0 = performance.now();
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port: j.port,
-        method: 'POST',
-        path: '/2/publish',
-        agent,
-        headers: { 'Content-Type': 'application/json', 'Luna-Account-Id': j.account, 'Content-Length': Buffer.byteLength(body) },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          inFlight--;
-          histAdd(hist, performance.now() - t0);
-          if (res.statusCode === 201) acked += j.batch;
-          else {
-            failed++;
-            firstError ??= `HTTP ${res.statusCode} ${Buffer.concat(chunks).toString('utf8').slice(0, 200)}`;
-          }
-        });
-      },
-    );
-    req.on('error', (err) => {
+    postPublish(j.port, j.account, agent, body, (error, ms) => {
       inFlight--;
-      failed++;
-      firstError ??= err.message;
+      if (ms !== undefined) histAdd(hist, ms);
+      if (error === undefined) acked += j.batch;
+      else {
+        failed++;
+        firstError ??= error;
+      }
     });
-    req.end(body);
   };
   running = true;
   const t0 = performance.now();
