@@ -67,7 +67,8 @@ export class Exchange {
       this.res.writeHeader('Luna-Request-Id', this.requestId);
       if (contentType !== undefined) this.res.writeHeader('Content-Type', contentType);
       if (headers) for (const k in headers) this.res.writeHeader(k, headers[k]);
-      this.res.end(body, close || this.bodyPending);
+      if (this.method === 'HEAD') this.res.endWithoutBody(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength, close || this.bodyPending);
+      else this.res.end(body, close || this.bodyPending);
     });
     this.finish(status);
   }

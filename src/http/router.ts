@@ -27,9 +27,10 @@ export function mountRoutes(app: UWS.TemplatedApp, table: RouteTable, log: Logge
     if (methods === undefined) {
       return ex.error(new LunaError(Errors.NotFound, `Resource '${ex.path}' not found`));
     }
-    const handler = methods[ex.method];
+    // HEAD is GET without the body (Exchange.send leaves it out).
+    const handler = methods[ex.method] ?? (ex.method === 'HEAD' ? methods.GET : undefined);
     if (handler === undefined) {
-      const allow = Object.keys(methods).join(', ');
+      const allow = [...Object.keys(methods), ...('GET' in methods ? ['HEAD'] : [])].join(', ');
       return ex.error(new LunaError(Errors.MethodNotAllowed, `Method '${ex.method}' is not allowed on '${ex.path}'; allowed: ${allow}`), { Allow: allow });
     }
     run(ex, handler, log);

@@ -53,6 +53,16 @@ test('unknown paths are 404/12013, wrong methods 405/12021 with Allow', async ()
   }
 });
 
+test('HEAD is GET without a body', async () => {
+  const a = await http(`${gw.url}/version`, { method: 'HEAD' });
+  assert.equal(a.status, 200);
+  assert.equal(a.text, '');
+  assert.equal(a.headers.get('content-length'), String(JSON.stringify({ Version: { api: 2, major: 0, minor: 1, patch: 0 } }).length));
+  assert.match(a.headers.get('luna-request-id')!, RID_RE);
+  assert.equal((await http(`${gw.url}/1/publish`, { method: 'HEAD' })).status, 405);
+  assert.equal((await http(`${gw.url}/version`)).status, 200);
+});
+
 test('a plain GET on /{api}/ws is 426 websocket upgrade required', async () => {
   for (const api of [1, 2]) {
     const a = await http(`${gw.url}/${api}/ws`, { headers: { 'Luna-Account-Id': ACCOUNT } });
