@@ -10,6 +10,7 @@ import { REQUEST_ID_RE } from '../../src/http/request-id.js';
 import { createLogger } from '../../src/log.js';
 import { Metrics } from '../../src/metrics.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 /**
  * Three bridges (as three worker processes would run) on one Redis: each channel message becomes
@@ -72,14 +73,6 @@ async function startNodes(n: number): Promise<{ nodes: Node[]; config: Config; k
   return { nodes, config, key, prefix, stop };
 }
 
-async function waitFor(cond: () => boolean | Promise<boolean>, what: string, ms = 15000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function holders(nodes: Node[]): Node[] {
   return nodes.filter((x) => x.bridge.isHolder());

@@ -9,6 +9,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { encodeFacts, extractFacts } from '../../src/filters/index.js';
 import { createLogger } from '../../src/log.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 /**
  * Failure paths of the Redis stream bus against a real redis-server: hung (SIGSTOP), stopped,
@@ -53,15 +54,6 @@ function collect(): { events: BusEvent[]; onEvent: (e: BusEvent) => void } {
   return { events, onEvent: (e) => events.push({ account: e.account, frame: Buffer.from(e.frame), facts: Buffer.from(e.facts) }) };
 }
 
-async function waitFor(cond: () => boolean | Promise<boolean>, what: string, ms = 15000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Publish until one attempt succeeds (the bus is reconnecting); returns the label that made it. */
 async function publishWhenBack(bus: RedisStreamBus, base: string): Promise<string> {
