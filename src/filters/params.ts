@@ -162,6 +162,22 @@ function parseValue(field: Field, value: string, limits: QueryLimits): KindValue
 }
 
 /**
+ * The decoded values of every occurrence of `wanted` (names decoded as parseFilterQuery does), in
+ * order; a value with a malformed escape is returned raw. Used to validate `luna_account_id` before
+ * any filter parameter, as SPEC's error order requires, even when a filter parameter is bad.
+ */
+export function paramValues(rawQuery: string, wanted: string): string[] {
+  const out: string[] = [];
+  for (const segment of rawQuery.split('&')) {
+    const eq = segment.indexOf('=');
+    if (decode(eq === -1 ? segment : segment.slice(0, eq)) !== wanted) continue;
+    const raw = eq === -1 ? '' : segment.slice(eq + 1);
+    out.push(decode(raw) ?? raw);
+  }
+  return out;
+}
+
+/**
  * Parses the query string of `GET /{api}/ws` (without the leading `?`) into a normalised filter.
  * Parameters are checked in the order given and the first bad one is reported, as a value (never
  * thrown). `luna_account_id` is returned decoded but not validated: the caller reports account

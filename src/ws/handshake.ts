@@ -1,5 +1,5 @@
 import { Errors, LunaError } from '../errors.js';
-import { filterKey, parseFilterQuery, type Filter } from '../filters/index.js';
+import { filterKey, paramValues, parseFilterQuery, type Filter } from '../filters/index.js';
 import { REQUEST_ID_RE, UUID_RE, newRequestId } from '../http/request-id.js';
 
 /** What the upgrade handler copied out of uWS's HttpRequest. */
@@ -19,21 +19,6 @@ export interface Handshake {
 export interface HandshakeLimits {
   readonly maxQueryBytes: number;
   readonly maxListItems: number;
-}
-
-/** Raw values of `luna_account_id` in the query, decoded; used to report account errors first. */
-function queryAccounts(query: string): string[] {
-  const out: string[] = [];
-  for (const pair of query.split('&')) {
-    const eq = pair.indexOf('=');
-    if ((eq === -1 ? pair : pair.slice(0, eq)) !== 'luna_account_id') continue;
-    try {
-      out.push(decodeURIComponent(pair.slice(eq + 1).replace(/\+/g, ' ')));
-    } catch {
-      out.push(pair.slice(eq + 1));
-    }
-  }
-  return out;
 }
 
 const missingAccount = () =>
@@ -56,7 +41,7 @@ export function validateHandshake(input: HandshakeInput, limits: HandshakeLimits
   if (header !== undefined && !UUID_RE.test(header)) {
     return new LunaError(Errors.BadQueryOrHeader, "Bad header 'Luna-Account-Id': expected a UUID");
   }
-  const fromQuery = queryAccounts(input.query);
+  const fromQuery = paramValues(input.query, 'luna_account_id');
   if (fromQuery.length > 1) return new LunaError(Errors.BadQueryOrHeader, "Query parameter 'luna_account_id' is given more than once");
   const q = fromQuery[0];
   if (q !== undefined && q !== '' && !UUID_RE.test(q)) {
