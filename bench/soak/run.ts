@@ -17,7 +17,7 @@ import { LATENCY_RULE, RSS_RULE, latencyLimit, rssLimit, trend, type Trend } fro
  * samples and the growth trend of RSS and latency over the second half of the run.
  *
  *   node dist/bench/soak/run.js [--minutes 10] [--rate 1000] [--batch 10] [--subscribers 500]
- *                               [--churn 10] [--clients 2] [--sample 10]
+ *                               [--churn 10] [--clients 2] [--sample 10]  (env SOAK_SERVER_NODE_FLAGS: node flags for the server)
  *
  * Server and Redis on CPU 0, subscriber and publisher children and this orchestrator on CPU 1
  * (taskset). Only 127.0.0.1; every child is killed at the end, on error and on Ctrl-C, and the
@@ -36,6 +36,8 @@ const SUBS = Math.round(bounded('subscribers', 500, 0, 20_000));
 const CHURN = Math.round(bounded('churn', 10, 0, Math.max(SUBS, 0)));
 const CLIENTS = Math.round(bounded('clients', 2, 1, 4));
 const SAMPLE_S = bounded('sample', 10, 2, 60);
+/** Extra node flags for the server (env, since flag values start with `--`), e.g. V8 heap sizing. */
+const SERVER_NODE_FLAGS = (process.env.SOAK_SERVER_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 /** GET /version probes: one every 500 ms, i.e. 20 per 10 s sample. */
 const PROBE_MS = 500;
 
@@ -305,7 +307,7 @@ async function main(): Promise<void> {
   );
   const redis = await startRedis();
   const probe = pathToFileURL(`${DIST}bench/soak/eld-probe.js`).href;
-  const server = await startServer('product', { redisUrl: redis.url, nodeFlags: ['--import', probe] });
+  const server = await startServer('product', { redisUrl: redis.url, nodeFlags: [...SERVER_NODE_FLAGS, '--import', probe] });
   const port = server.port;
 
   // The probe's latest window, read from the server's stderr.
