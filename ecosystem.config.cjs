@@ -11,6 +11,9 @@ module.exports = {
       name: 'luna-sender',
       script: 'dist/src/main.js',
       exec_mode: 'fork',
+      // V8's young generation sized once (16 MB semi-spaces, its default maximum) instead of grown
+      // in steps under load: RSS stays level (bench/SOAK.md). Same flags as `npm start`.
+      node_args: '--min-semi-space-size=16 --max-semi-space-size=16',
       instances: Number(process.env.SENDER_WORKERS) || os.cpus().length,
       kill_timeout: 10000,
       max_memory_restart: '2G',
