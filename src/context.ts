@@ -1,4 +1,4 @@
-import type { Bus } from './bus/bus.js';
+import type { Bus } from './bus/index.js';
 import type { Config } from './config/index.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';

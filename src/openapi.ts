@@ -10,7 +10,7 @@ import {
   publishBodySchema,
 } from './http/schemas.js';
 import { FIELDS, type Field } from './filters/fields.js';
-import { REQUEST_ID_RE, UUID_RE } from './http/request-id.js';
+import { REQUEST_ID_RE, UUID_RE } from './events/index.js';
 import { API_PREFIXES, PACKAGE_VERSION } from './version.js';
 
 /**

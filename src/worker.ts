@@ -1,24 +1,19 @@
 import { uws, type UWS } from './uws.js';
 import type { Config } from './config/index.js';
-import type { Bus } from './bus/bus.js';
-import { createBus } from './bus/create.js';
+import { createBus, type Bus, type BusEvent } from './bus/index.js';
 import type { WorkerContext } from './context.js';
 import { CloseCodes } from './errors.js';
-import { Registry } from './fanout/registry.js';
+import { Registry, startSlowConsumerSweep } from './fanout/index.js';
 import { docsRoutes } from './http/docs-routes.js';
 import { infoRoutes } from './http/info-routes.js';
-import { publishRoutes } from './http/publish.js';
 import { mountRoutes, type RouteTable } from './http/router.js';
 import { wsFallbackRoutes } from './http/ws-fallback.js';
+import { publishRoutes, startLunaBridge } from './inputs/index.js';
 import { createLogger, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { Plugins } from './plugins.js';
 import { API_PREFIXES } from './version.js';
-import { closeWith, mountWebSocket, sweepSlowConsumers } from './ws/route.js';
-import type { Subscriber } from './ws/subscriber.js';
-
-/** How often socket backlogs are compared with SENDER_MAX_BACKPRESSURE (while events flow). */
-const SWEEP_INTERVAL_MS = 100;
+import { closeWith, mountWebSocket, type SocketSet } from './ws/index.js';
 
 export interface RunningWorker {
   readonly port: number;
@@ -42,7 +37,7 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
   await plugins.load(config.SENDER_PLUGINS, { config, log });
 
   const app = uws.App();
-  const sockets = { open: new Set<UWS.WebSocket<Subscriber>>() };
+  const sockets: SocketSet = new Set();
   const registry = new Registry((topic, frame) => app.publish(topic, frame, false, false), metrics);
   const context: WorkerContext = {
     config,
@@ -55,7 +50,7 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
       const b = bus.stats();
       return {
         luna_sender_process_pid: { help: 'The pid of the worker that answered (metrics are per worker).', value: process.pid },
-        luna_sender_open_connections: { help: 'WebSocket connections open now.', value: sockets.open.size },
+        luna_sender_open_connections: { help: 'WebSocket connections open now.', value: sockets.size },
         luna_sender_subscriptions: { help: 'Subscriptions (one per open socket).', value: r.subscriptions },
         luna_sender_distinct_filters: { help: 'Distinct (account, filter) topics.', value: r.topics },
         luna_sender_compiled_predicates: { help: 'Compiled predicates shared by all accounts.', value: r.compiled },
@@ -77,29 +72,19 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
   mountRoutes(app, table, log);
 
   const onEvent = plugins.hasEventHooks
-    ? (ev: Parameters<Registry['deliver']>[0]) => {
+    ? (ev: BusEvent) => {
         plugins.emitEvent(ev.account, ev.frame);
         registry.deliver(ev);
       }
-    : (ev: Parameters<Registry['deliver']>[0]) => registry.deliver(ev);
+    : (ev: BusEvent) => registry.deliver(ev);
   await bus.start(onEvent);
-  // The LUNA Handlers channel feeds the stream; every worker runs a bridge, one holds its lease.
-  let bridge: { close(): Promise<void> } | undefined;
-  if (bus.kind === 'redis') {
-    const { LunaBridge } = await import('./bus/luna-bridge.js');
-    const b = new LunaBridge(config, log, bus, metrics);
-    await b.start();
-    bridge = b;
-  }
-
-  // Slow-consumer sweep: only when something was delivered since the last one.
-  let deliveriesAtSweep = 0;
-  const sweeper = setInterval(() => {
-    if (metrics.deliveries === deliveriesAtSweep) return;
-    deliveriesAtSweep = metrics.deliveries;
-    sweepSlowConsumers(sockets, config.SENDER_MAX_BACKPRESSURE);
-  }, SWEEP_INTERVAL_MS);
-  sweeper.unref();
+  const bridge = await startLunaBridge(config, log, bus, metrics);
+  const stopSweep = startSlowConsumerSweep({
+    sockets,
+    limit: config.SENDER_MAX_BACKPRESSURE,
+    close: (ws) => closeWith(ws, CloseCodes.SlowConsumer),
+    delivered: () => metrics.deliveries,
+  });
 
   const listenSocket = await new Promise<UWS.us_listen_socket>((resolve, reject) => {
     app.listen(config.SENDER_HOST, config.SENDER_PORT, (s) => (s ? resolve(s) : reject(new Error(`cannot listen on ${config.SENDER_HOST}:${config.SENDER_PORT}`))));
@@ -110,9 +95,9 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
-      clearInterval(sweeper);
+      stopSweep();
       uws.us_listen_socket_close(listenSocket);
-      for (const ws of [...sockets.open]) closeWith(ws, CloseCodes.GoingAway);
+      for (const ws of [...sockets]) closeWith(ws, CloseCodes.GoingAway);
       await bridge?.close();
       await bus.close();
       await plugins.close();

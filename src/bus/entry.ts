@@ -1,5 +1,6 @@
-import type { BusEvent } from './bus.js';
+import { UUID_RE } from '../events/ids.js';
 import { encodeFacts, extractFacts } from '../filters/index.js';
+import type { BusEvent } from './bus.js';
 
 /**
  * The stream entry format (README: "Writing to the stream directly").
@@ -24,22 +25,12 @@ import { encodeFacts, extractFacts } from '../filters/index.js';
  * A malformed entry (no `a` or `f`, `a` not a UUID, `f` not a JSON object text, or, without `p`,
  * `f` not parseable into an event and handler id) is skipped and counted, never thrown.
  */
-export const FIELD_ACCOUNT = 'a';
-export const FIELD_FRAME = 'f';
-export const FIELD_FACTS = 'p';
-
-const A = 0x61;
-const F = 0x66;
-const P = 0x70;
+// Field names and JSON delimiters as bytes.
+const A = 0x61; // a
+const F = 0x66; // f
+const P = 0x70; // p
 const OPEN_OBJ = 0x7b;
 const CLOSE_OBJ = 0x7d;
-const LOWER_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const ANY_UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
-
-/** XADD field/value arguments of one event, in the documented order. */
-export function entryFields(ev: BusEvent): [string, string, string, Uint8Array, string, Uint8Array] {
-  return [FIELD_ACCOUNT, ev.account, FIELD_FRAME, ev.frame, FIELD_FACTS, ev.facts];
-}
 
 /**
  * One entry's field list (`[name, value, name, value, ...]` as Buffers) to a BusEvent, or a short
@@ -60,11 +51,9 @@ export function decodeEntry(fields: readonly Buffer[]): BusEvent | string {
   }
   if (a === undefined) return 'missing field a';
   if (f === undefined) return 'missing field f';
-  let account = a.toString('latin1');
-  if (!LOWER_UUID.test(account)) {
-    if (!ANY_UUID.test(account)) return 'field a is not a UUID';
-    account = account.toLowerCase();
-  }
+  const text = a.toString('latin1');
+  if (!UUID_RE.test(text)) return 'field a is not a UUID';
+  const account = text.toLowerCase();
   if (f.length < 2 || f[0] !== OPEN_OBJ || f[f.length - 1] !== CLOSE_OBJ) return 'field f is not a JSON object';
   if (p !== undefined && p.length > 0) return { account, frame: f, facts: p };
   return factsFromFrame(account, f);

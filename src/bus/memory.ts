@@ -1,4 +1,4 @@
-import type { Bus, BusEvent, BusStats, EventHandler } from './bus.js';
+import { BusUnavailableError, type Bus, type BusEvent, type BusStats, type EventHandler } from './bus.js';
 
 /**
  * In-process bus for the single-process embedded mode (no REDIS_URL). Publishing is synchronous
@@ -14,7 +14,7 @@ export class MemoryBus implements Bus {
   private closed = false;
 
   async publish(batch: readonly BusEvent[]): Promise<void> {
-    if (this.closed) throw new Error('bus closed');
+    if (this.closed) throw new BusUnavailableError('memory bus: closed');
     for (const ev of batch) this.queue.push(ev);
     if (!this.draining) {
       this.draining = true;

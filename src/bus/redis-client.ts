@@ -72,3 +72,25 @@ export function redisReason(err: unknown): string {
   if (/^NOAUTH|^WRONGPASS/.test(msg)) return 'authentication failed';
   return msg.split('\n')[0].slice(0, 200);
 }
+
+/**
+ * `p`, or a rejection after `ms`: with `error()` (default `timeout after <ms>ms`), after running
+ * `onTimeout` (e.g. drop the connection, so that its pending commands end too). The one timeout
+ * helper of the Redis code; the timer is always cleared.
+ */
+export async function withTimeout<T>(p: Promise<T>, ms: number, onTimeout?: () => void, error: () => Error = () => new Error(`timeout after ${ms}ms`)): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          onTimeout?.();
+          reject(error());
+        }, ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,4 +1,4 @@
-import type { BusEvent } from '../bus/bus.js';
+import type { BusEvent } from '../bus/index.js';
 import { compileFilter, decodeFacts, filterTopic, type Facts, type Filter, type Predicate } from '../filters/index.js';
 import type { Metrics } from '../metrics.js';
 
@@ -9,7 +9,7 @@ import type { Metrics } from '../metrics.js';
  * one `publish` per matching topic, and uWS copies the same bytes to every socket of the topic.
  * Compiled predicates are shared across accounts by filter key.
  */
-interface Compiled {
+export interface Compiled {
   readonly predicate: Predicate;
   /** The empty filter: no decode, no call. */
   readonly matchesAll: boolean;
@@ -43,8 +43,18 @@ export class Registry {
     private readonly metrics: Metrics,
   ) {}
 
-  /** Subscribe time (cold path): find or create the topic and its compiled predicate. */
-  subscribe(account: string, filter: Filter, key: string): string {
+  /**
+   * Upgrade time, before the 101 (cold path): the shared compiled predicate of this filter, or a
+   * new one. Throws when the filter cannot be compiled, so that the handshake can answer with an
+   * HTTP error instead of opening a socket. Nothing is cached here: a socket that never opens
+   * leaves nothing behind; `subscribe` shares it.
+   */
+  prepare(filter: Filter, key: string): Compiled {
+    return this.compiled.get(key) ?? { predicate: compileFilter(filter), matchesAll: Object.keys(filter).length === 0, refs: 0 };
+  }
+
+  /** Open time: find or create the topic for `prepare`'s result; returns the uWS topic. */
+  subscribe(account: string, key: string, prepared: Compiled): string {
     let acct = this.accounts.get(account);
     if (acct === undefined) {
       acct = { list: [], byKey: new Map(), needsFacts: false };
@@ -54,7 +64,7 @@ export class Registry {
     if (entry === undefined) {
       let compiled = this.compiled.get(key);
       if (compiled === undefined) {
-        compiled = { predicate: compileFilter(filter), matchesAll: Object.keys(filter).length === 0, refs: 0 };
+        compiled = prepared;
         this.compiled.set(key, compiled);
       }
       compiled.refs++;

@@ -1,3 +1,4 @@
+import { UUID_RE } from '../events/ids.js';
 import { FIELDS, FIELD_BY_NAME, describeCodes, type Field, type GeoBox, type KindValue } from './fields.js';
 
 /**
@@ -22,7 +23,6 @@ const INT_RE = /^-?[0-9]+$/;
 /** Plain decimals only: no exponent, no leading `+` or `.`, no Infinity/NaN. */
 const DECIMAL_RE = /^-?[0-9]+(\.[0-9]+)?$/;
 /** UUIDs are accepted in any case (RFC 4122: case-insensitive on input) and normalised to lower case. */
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const GEO_KEYS = ['origin_longitude', 'origin_latitude', 'longitude_delta', 'latitude_delta'] as const;
 const GEO_DEFAULT_DELTA = 0.01;
 /** Echoed values are cut so an error body stays small whatever the query. */

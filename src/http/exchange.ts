@@ -1,7 +1,7 @@
 import type { UWS } from '../uws.js';
-import { Errors, LunaError, statusLine } from '../errors.js';
+import { LunaError, statusLine } from '../errors.js';
 import type { Logger } from '../log.js';
-import { REQUEST_ID_RE, newRequestId } from './request-id.js';
+import { checkRequestId } from '../events/index.js';
 
 /**
  * One HTTP request/response pair. Everything needed from uWS's HttpRequest is copied in the
@@ -17,7 +17,7 @@ export class Exchange {
   /** The request's own id when valid, otherwise a generated one (also when malformed). */
   readonly requestId: string;
   /** Set when the client sent a Luna-Request-Id that does not match the pattern. */
-  readonly badRequestId: boolean;
+  private readonly requestIdProblem: LunaError | undefined;
   readonly started = process.hrtime.bigint();
   aborted = false;
   done = false;
@@ -42,9 +42,9 @@ export class Exchange {
     this.headers = headers;
     const length = headers['content-length'];
     this.bodyPending = (length !== undefined && length !== '0') || headers['transfer-encoding'] !== undefined;
-    const given = headers['luna-request-id'];
-    this.badRequestId = given !== undefined && !REQUEST_ID_RE.test(given);
-    this.requestId = given !== undefined && !this.badRequestId ? given : newRequestId();
+    const rid = checkRequestId(headers['luna-request-id']);
+    this.requestId = rid.id;
+    this.requestIdProblem = rid.error;
     res.onAborted(() => {
       this.aborted = true;
       this.finish(499);
@@ -53,11 +53,7 @@ export class Exchange {
 
   /** The first problem of SPEC's order that belongs to every request: a malformed request id. */
   requestIdError(): LunaError | undefined {
-    if (!this.badRequestId) return undefined;
-    return new LunaError(
-      Errors.BadQueryOrHeader,
-      `Bad header 'Luna-Request-Id': expected '{unix seconds},{uuid4}' matching ${REQUEST_ID_RE.source}`,
-    );
+    return this.requestIdProblem;
   }
 
   send(status: number, contentType: string | undefined, body: string | Uint8Array, headers?: Record<string, string>, close = false): void {

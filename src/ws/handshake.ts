@@ -1,6 +1,6 @@
 import { Errors, LunaError } from '../errors.js';
 import { filterKey, paramValues, parseFilterQuery, type Filter } from '../filters/index.js';
-import { REQUEST_ID_RE, UUID_RE, newRequestId } from '../http/request-id.js';
+import { UUID_RE, checkRequestId } from '../events/index.js';
 
 /** What the upgrade handler copied out of uWS's HttpRequest. */
 export interface HandshakeInput {
@@ -30,11 +30,9 @@ const missingAccount = () =>
  * a plain HTTP response, never a 101. Pure: no uWS in here, so it is unit-testable and fuzzable.
  */
 export function validateHandshake(input: HandshakeInput, limits: HandshakeLimits): Handshake | LunaError {
-  const rid = input.requestIdHeader;
-  if (rid !== undefined && !REQUEST_ID_RE.test(rid)) {
-    return new LunaError(Errors.BadQueryOrHeader, `Bad header 'Luna-Request-Id': expected '{unix seconds},{uuid4}' matching ${REQUEST_ID_RE.source}`);
-  }
-  const requestId = rid ?? newRequestId();
+  const rid = checkRequestId(input.requestIdHeader);
+  if (rid.error !== undefined) return rid.error;
+  const requestId = rid.id;
 
   // Account: the header wins, but a malformed query value is an error even with a valid header.
   const header = input.accountHeader === '' ? undefined : input.accountHeader;

@@ -1,3 +1,4 @@
+import type { Compiled } from '../fanout/index.js';
 import type { Filter } from '../filters/index.js';
 
 /** Per-socket state, created in the upgrade handler (before the 101) and owned by uWS. */
@@ -6,6 +7,8 @@ export interface Subscriber {
   readonly requestId: string;
   readonly filter: Filter;
   readonly filterKey: string;
+  /** Compiled before the 101 (a filter that cannot compile is an HTTP error, never a socket). */
+  readonly compiled: Compiled;
   readonly openedAt: number;
   /** Set on open; the one topic this socket is subscribed to. */
   topic: string;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import type { Bus, BusEvent } from '../../src/bus/bus.js';
+import type { Bus, BusEvent } from '../../src/bus/index.js';
 import { MemoryBus } from '../../src/bus/memory.js';
 import { RedisStreamBus } from '../../src/bus/redis-stream.js';
 import { loadConfig } from '../../src/config/index.js';

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { BusUnavailableError, type BusEvent } from '../../src/bus/bus.js';
+import { BusUnavailableError, type BusEvent } from '../../src/bus/index.js';
 import { RedisStreamBus, type RedisStreamBusOptions } from '../../src/bus/redis-stream.js';
 import { loadConfig } from '../../src/config/index.js';
 import { encodeFacts, extractFacts } from '../../src/filters/index.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { arrayElementSpans } from '../../src/fanout/json-spans.js';
+import { arrayElementSpans } from '../../src/events/index.js';
 
 function prng(seed: number): () => number {
   return () => {

@@ -1,38 +1,12 @@
-import type { BusEvent } from '../bus/bus.js';
-import { BusUnavailableError } from '../bus/bus.js';
+import { BusUnavailableError } from '../bus/index.js';
 import { Errors, LunaError } from '../errors.js';
 import type { WorkerContext } from '../context.js';
-import { buildFrame, frameTail } from '../fanout/frame.js';
-import { arrayElementSpans } from '../fanout/json-spans.js';
-import { encodeFacts, extractFacts } from '../filters/index.js';
-import { readBody } from './body.js';
-import type { Exchange } from './exchange.js';
-import { UUID_RE } from './request-id.js';
-import { addRoute, type RouteTable } from './router.js';
-import { publishBodySchema } from './schemas.js';
-import { BodyValidator } from './validation.js';
-
-export interface PublishBody {
-  events: object[];
-  handler_id: string;
-  event_create_time: string;
-  event_end_time: string;
-}
-
-/**
- * Turns an accepted batch (already parsed and schema-checked) into bus events: per event the frame
- * bytes, with the event's own text spliced in, and its msgpack facts. Shared with the LUNA bridge.
- */
-export function toBusEvents(account: string, raw: Buffer, body: PublishBody, requestId: string): BusEvent[] {
-  const spans = arrayElementSpans(raw, 'events');
-  if (spans === undefined || spans.length !== body.events.length) throw new Error('events array not found in validated body');
-  const tail = frameTail({ handlerId: body.handler_id, createTime: body.event_create_time, endTime: body.event_end_time, requestId });
-  return spans.map(([start, end], i) => ({
-    account,
-    frame: buildFrame(raw, start, end, tail),
-    facts: encodeFacts(extractFacts(body.events[i], body.handler_id)),
-  }));
-}
+import { UUID_RE, encodeBatch, type EventBatch } from '../events/index.js';
+import { readBody } from '../http/body.js';
+import type { Exchange } from '../http/exchange.js';
+import { addRoute, type RouteTable } from '../http/router.js';
+import { publishBodySchema } from '../http/schemas.js';
+import { BodyValidator } from '../http/validation.js';
 
 /** Content-Type must be application/json; parameters such as charset=utf-8 are allowed. */
 function isJson(contentType: string | undefined): boolean {
@@ -73,7 +47,7 @@ export function publishRoutes(table: RouteTable, paths: readonly string[], ctx: 
     const invalid = validator.validate(body);
     if (invalid !== undefined) throw new LunaError(Errors.BadJsonSchema, invalid);
 
-    const events = toBusEvents(account, raw, body as PublishBody, ex.requestId);
+    const events = encodeBatch(account, raw, body as EventBatch, ex.requestId);
     const started = process.hrtime.bigint();
     try {
       await bus.publish(events, timeoutMs);

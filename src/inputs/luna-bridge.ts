@@ -1,13 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
-import type { Config } from '../config/index.js';
-import { toBusEvents, type PublishBody } from '../http/publish.js';
-import { REQUEST_ID_RE, UUID_RE, newRequestId } from '../http/request-id.js';
+import { usesRedis, type Config } from '../config/index.js';
+import { createRedis, redisReason, withTimeout, type Bus } from '../bus/index.js';
+import { encodeBatch, parseLunaMessage } from '../events/index.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import type { Bus } from './bus.js';
-import { createRedis, redisReason } from './redis-client.js';
 
 /**
  * The LUNA Handlers input (SPEC section 1): JSON messages PUBLISHed on `{prefix}:{account_id}`
@@ -46,43 +44,6 @@ const RENEW_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.ca
 return 0`;
 const RELEASE_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
-
-export interface LunaMessage {
-  account: string;
-  body: PublishBody;
-  requestId: string;
-}
-
-/** Checks one channel message; a string is the reason it is malformed. */
-export function parseLunaMessage(prefix: string, channel: string, raw: Buffer): LunaMessage | string {
-  if (!channel.startsWith(prefix)) return `channel '${channel}' does not start with '${prefix}'`;
-  const account = channel.slice(prefix.length);
-  if (!UUID_RE.test(account)) return `account '${account}' in channel '${channel}' is not a UUID`;
-  let msg: unknown;
-  try {
-    msg = JSON.parse(raw.toString('utf8'));
-  } catch (err) {
-    return `not JSON: ${(err as Error).message}`;
-  }
-  if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) return 'not a JSON object';
-  const m = msg as Record<string, unknown>;
-  if (typeof m.handler_id !== 'string') return "'handler_id' is missing or not a string";
-  if (typeof m.event_create_time !== 'string') return "'event_create_time' is missing or not a string";
-  if (typeof m.event_end_time !== 'string') return "'event_end_time' is missing or not a string";
-  const events = m.events;
-  if (!Array.isArray(events) || events.length === 0) return "'events' is not a non-empty list";
-  for (const ev of events) {
-    if (typeof ev !== 'object' || ev === null || Array.isArray(ev)) return "'events' holds something that is not an object";
-  }
-  let requestId = m['Luna-Request-Id'];
-  if (requestId === undefined || requestId === null) requestId = newRequestId();
-  else if (typeof requestId !== 'string' || !REQUEST_ID_RE.test(requestId)) return "'Luna-Request-Id' is not '{unix seconds},{uuid4}'";
-  return {
-    account: account.toLowerCase(),
-    body: { events: events as object[], handler_id: m.handler_id, event_create_time: m.event_create_time, event_end_time: m.event_end_time },
-    requestId: requestId as string,
-  };
-}
 
 /** Escape glob characters so that the prefix matches only itself in PSUBSCRIBE. */
 function globEscape(s: string): string {
@@ -132,7 +93,7 @@ export class LunaBridge {
     });
     this.lease = lease;
     try {
-      await this.bounded(lease.connect(), this.publishTimeoutMs);
+      await withTimeout(lease.connect(), this.publishTimeoutMs);
     } catch (err) {
       this.log.warn({ err: redisReason(lastError ?? err) }, 'LUNA bridge cannot reach Redis yet; will keep trying');
     }
@@ -142,15 +103,6 @@ export class LunaBridge {
 
   isHolder(): boolean {
     return this.holding;
-  }
-
-  private async bounded<T>(p: Promise<T>, ms: number): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timeout after ${ms}ms`)), ms)))]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   private async tick(): Promise<void> {
@@ -169,7 +121,7 @@ export class LunaBridge {
     const sent = Date.now();
     let got: unknown;
     try {
-      got = await this.bounded(lease.eval(ACQUIRE_LUA, 1, this.leaseKey, this.ownerId, this.ttl), Math.max(10, this.ttl / 3));
+      got = await withTimeout(lease.eval(ACQUIRE_LUA, 1, this.leaseKey, this.ownerId, this.ttl), Math.max(10, this.ttl / 3));
     } catch (err) {
       this.log.debug({ err: redisReason(err) }, 'LUNA bridge lease attempt failed');
       return;
@@ -182,7 +134,7 @@ export class LunaBridge {
     sub.on('pmessageBuffer', (_pattern: string, channel: Buffer, message: Buffer) => this.onMessage(sub, channel, message));
     sub.on('close', () => this.stepDown(sub, 'subscriber connection lost'));
     try {
-      await this.bounded(sub.psubscribe(`${globEscape(this.prefix)}*`), this.publishTimeoutMs);
+      await withTimeout(sub.psubscribe(`${globEscape(this.prefix)}*`), this.publishTimeoutMs);
     } catch (err) {
       this.stepDown(sub, `cannot subscribe: ${redisReason(err)}`);
       return;
@@ -196,7 +148,7 @@ export class LunaBridge {
   private async renew(lease: Redis): Promise<void> {
     const sent = Date.now();
     try {
-      const ok = await this.bounded(lease.eval(RENEW_LUA, 1, this.leaseKey, this.ownerId, this.ttl), Math.max(10, this.ttl / 3));
+      const ok = await withTimeout(lease.eval(RENEW_LUA, 1, this.leaseKey, this.ownerId, this.ttl), Math.max(10, this.ttl / 3));
       if (ok === 1) this.validUntil = sent + this.ttl - Math.max(5, this.ttl / 100);
       else this.stepDown(this.sub, 'lease taken by another bridge');
     } catch (err) {
@@ -229,7 +181,7 @@ export class LunaBridge {
     }
     let events;
     try {
-      events = toBusEvents(parsed.account, message, parsed.body, parsed.requestId);
+      events = encodeBatch(parsed.account, message, parsed.batch, parsed.requestId);
     } catch (err) {
       this.metrics.malformedLunaMessages++;
       this.log.warn({ channel: channelText, reason: (err as Error).message }, 'malformed LUNA message skipped');
@@ -256,10 +208,21 @@ export class LunaBridge {
       const lease = this.lease;
       if (lease === undefined) return;
       if (wasHolding && lease.status === 'ready') {
-        await this.bounded(lease.eval(RELEASE_LUA, 1, this.leaseKey, this.ownerId), this.publishTimeoutMs).catch(() => undefined);
+        await withTimeout(lease.eval(RELEASE_LUA, 1, this.leaseKey, this.ownerId), this.publishTimeoutMs).catch(() => undefined);
       }
-      if (lease.status === 'ready') await this.bounded(lease.quit(), this.publishTimeoutMs).catch(() => lease.disconnect());
+      if (lease.status === 'ready') await withTimeout(lease.quit(), this.publishTimeoutMs).catch(() => lease.disconnect());
       else lease.disconnect();
     })());
   }
+}
+
+/**
+ * The LUNA Handlers channel lives in Redis: with Redis configured every worker runs a bridge (one
+ * holds the lease); without it there is no channel and nothing to start.
+ */
+export async function startLunaBridge(config: Config, log: Logger, bus: Bus, metrics: Metrics): Promise<{ close(): Promise<void> } | undefined> {
+  if (!usesRedis(config)) return undefined;
+  const bridge = new LunaBridge(config, log, bus, metrics);
+  await bridge.start();
+  return bridge;
 }

@@ -1,0 +1,40 @@
+import type { UWS } from '../uws.js';
+import type { WorkerContext } from '../context.js';
+import { CloseCodes } from '../errors.js';
+import type { Registry } from '../fanout/index.js';
+import { closeWith, type SocketSet } from './close.js';
+import type { Subscriber } from './subscriber.js';
+
+type Behavior = UWS.WebSocketBehavior<Subscriber>;
+
+/** open, message and close of a subscriber socket: join and leave the filter's topic, log, count. */
+export function socketHandlers(ctx: WorkerContext, registry: Registry, sockets: SocketSet): Pick<Behavior, 'open' | 'message' | 'close'> {
+  const { config, log, metrics, plugins } = ctx;
+  return {
+    open(ws) {
+      const sub = ws.getUserData();
+      sub.topic = registry.subscribe(sub.account, sub.filterKey, sub.compiled);
+      ws.subscribe(sub.topic);
+      sockets.add(ws);
+      metrics.connections++;
+      log.info({ request_id: sub.requestId, account_id: sub.account, filter: sub.filterKey }, 'ws open');
+      plugins.emitConnect({ account: sub.account, requestId: sub.requestId, filterKey: sub.filterKey });
+    },
+
+    // Client frames carry nothing for us; only their size is checked.
+    message(ws, message) {
+      if (message.byteLength > config.SENDER_MAX_INBOUND_FRAME) closeWith(ws, CloseCodes.MessageTooBig);
+    },
+
+    close(ws, code) {
+      const sub = ws.getUserData();
+      const byUs = sub.closed;
+      sub.closed = true;
+      sockets.delete(ws);
+      registry.unsubscribe(sub.account, sub.filterKey);
+      if (byUs && code === CloseCodes.SlowConsumer.code) metrics.slowConsumerCloses++;
+      log.info({ request_id: sub.requestId, account_id: sub.account, code, duration_ms: Date.now() - sub.openedAt }, 'ws close');
+      plugins.emitDisconnect({ account: sub.account, requestId: sub.requestId, filterKey: sub.filterKey }, code);
+    },
+  };
+}
