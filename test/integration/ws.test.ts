@@ -154,3 +154,28 @@ test('client frames are ignored; one over the cap closes the socket with 1009', 
   const { code } = await c.closed;
   assert.equal(code, 1009);
 });
+
+test('regression: the 101 selects no subprotocol the gateway does not speak (was: echoed the offer)', async () => {
+  const { request } = await import('node:http');
+  const headers = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    const req = request(`${gw.url}/2/ws`, {
+      headers: {
+        Connection: 'Upgrade',
+        Upgrade: 'websocket',
+        'Sec-WebSocket-Version': '13',
+        'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
+        'Sec-WebSocket-Protocol': 'chat, superchat',
+        'Luna-Account-Id': ACCOUNT,
+      },
+    });
+    req.on('upgrade', (res, socket) => {
+      socket.destroy();
+      resolve(res.headers);
+    });
+    req.on('response', (res) => reject(new Error(`HTTP ${res.statusCode}`)));
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal(headers['sec-websocket-protocol'], undefined);
+  assert.ok(headers['luna-request-id']);
+});
