@@ -121,3 +121,11 @@ test('/docs/dev/index.html is the development manual as HTML, with a table of co
   for (const [, id] of a.text.matchAll(/<li class="l[23]"><a href="#([^"]+)">/g)) assert.ok(a.text.includes(`id="${id}"`), id);
   assert.doesNotMatch(a.text, /<script|src="http/i);
 });
+
+test('the OpenAPI page and the manual share one page shell (head, styles, navigation)', async () => {
+  const shell = (html: string) => html.replace(/<title>[^<]*<\/title>/, '').replace(/<\/nav>[\s\S]*$/, '').replace(/<nav>[\s\S]*$/, '<nav>');
+  const apiPage = (await spec('text/html')).text;
+  const manual = (await http(`${gw.url}/docs/dev/index.html`)).text;
+  assert.equal(shell(apiPage), shell(manual));
+  for (const page of [apiPage, manual]) assert.match(page, /<nav><a href="\/docs\/dev\/index.html">manual<\/a>/);
+});

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parse as parseYaml } from 'yaml';
 import { Errors } from '../../src/errors.js';
-import { buildOpenApi, renderSpec } from '../../src/openapi.js';
+import { buildOpenApi, renderSpec } from '../../src/openapi/index.js';
 import { FIELDS } from '../../src/filters/fields.js';
 import { ErrorSchema, HealthSchema, PluginsSchema, VersionSchema, publishBodySchema } from '../../src/http/schemas.js';
 
