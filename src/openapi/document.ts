@@ -1,4 +1,5 @@
-import { Errors } from '../errors.js';
+import { defaultOf } from '../config/schema.js';
+import { errorTable } from '../doc-tables.js';
 import {
   ErrorSchema,
   EventMessageSchema,
@@ -28,23 +29,19 @@ parameters in the order given, the body.
 
 Error codes:
 
-| code | HTTP | desc |
-|---|---|---|
-${Object.values(Errors)
-  .map((e) => `| ${e.code} | ${e.status} | ${e.desc} |`)
-  .join('\n')}
+${errorTable()}
 
 ${GLOBAL_ERRORS.map(([d, when]) => `Error ${d.code} (HTTP ${d.status}, ${d.desc}) on any resource: ${when}.`).join('\n')}`;
 
 export interface OpenApiOptions {
   /** SENDER_MAX_EVENTS_PER_PUBLISH: the publish body schema depends on it. */
   maxEvents: number;
-  /** SENDER_MAX_LIST_ITEMS: the most items of one list filter (default 100, as SPEC section 4). */
+  /** SENDER_MAX_LIST_ITEMS: the most items of one list filter (default: the schema's, as SPEC section 4). */
   maxListItems?: number;
 }
 
 export function buildOpenApi(opts: OpenApiOptions): object {
-  const maxListItems = opts.maxListItems ?? 100;
+  const maxListItems = opts.maxListItems ?? defaultOf('SENDER_MAX_LIST_ITEMS');
   return {
     openapi: '3.0.3',
     info: { title: 'luna-sender', version: PACKAGE_VERSION, description: DESCRIPTION },

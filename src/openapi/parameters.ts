@@ -16,6 +16,19 @@ function codeNote(codes: Readonly<Record<number, string>>): string {
 }
 
 /**
+ * A field's example (written as in a query string) as the typed value OpenAPI expects for `schema`:
+ * lists become arrays, geo_position an object, numbers numbers.
+ */
+function exampleOf(raw: string, schema: Json): unknown {
+  const decoded = decodeURIComponent(raw.replace(/\+/g, ' '));
+  const scalar = (s: string, type: unknown) => (type === 'integer' || type === 'number' ? Number(s) : s);
+  const items = decoded.split(',').map((x) => x.trim());
+  if (schema.type === 'array') return items.map((x) => scalar(x, (schema.items as Json).type));
+  if (schema.type === 'object') return Object.fromEntries(items.flatMap((k, i) => (i % 2 === 0 ? [[k, Number(items[i + 1])]] : [])));
+  return scalar(decoded, schema.type);
+}
+
+/**
  * One query parameter. Lists are `style: form, explode: false` arrays, which is exactly the
  * comma-separated form; geo_position is a non-exploded form object, i.e. `key,value,key,value`.
  */
@@ -72,7 +85,7 @@ export function filterParameter(f: Field, maxListItems: number): Json {
       note = ' Written `origin_longitude,X,origin_latitude,Y[,longitude_delta,DX][,latitude_delta,DY]`, pairs in any order.';
       break;
   }
-  const p: Json = { name: f.name, in: 'query', required: false, description: f.description + note, schema };
+  const p: Json = { name: f.name, in: 'query', required: false, description: f.description + note, schema, example: exampleOf(f.example, schema) };
   if (schema.type === 'array' || schema.type === 'object') {
     p.style = 'form';
     p.explode = false;

@@ -1,8 +1,13 @@
-import { Errors } from '../errors.js';
+import { defaultOf, type ConfigKey } from '../config/schema.js';
+import { closeCodeTable } from '../doc-tables.js';
+import { CloseCodes, Errors } from '../errors.js';
 import { FIELDS } from '../filters/fields.js';
 import { filterParameter, UUID_PATTERN } from './parameters.js';
 import { ACCOUNT_ERRORS, API_PREFIX_ERRORS, COMMON_ERRORS, errorResponses, ok } from './responses.js';
 import { ref, type Json } from './schema.js';
+
+/** A limit named by its key with the schema's default: the number is never written here. */
+const limit = (key: ConfigKey): string => `${key} (default ${defaultOf(key)})`;
 
 /** The operations of SPEC section 2, one per resource (plus the page /docs/dev redirects to). */
 export function buildPaths(maxListItems: number): Json {
@@ -32,7 +37,10 @@ export function buildPaths(maxListItems: number): Json {
           'errors (12012). Omitted parameters do not restrict; all given ones must hold. Lists are comma-separated, items ' +
           `trimmed, duplicates ignored, at most ${maxListItems} items. An event that lacks the field a filter tests does ` +
           'not pass it. After the 101 the server sends one text frame per matching event (schema EventMessage); client ' +
-          'frames are ignored (over 16384 bytes: close 1009); a slow consumer is closed with 4008; shutdown closes with 1001.',
+          `frames are ignored (one over ${limit('SENDER_MAX_INBOUND_FRAME')} bytes closes the socket with ${CloseCodes.MessageTooBig.code}); ` +
+          `a socket whose unsent data passes ${limit('SENDER_MAX_BACKPRESSURE')} bytes is closed with ${CloseCodes.SlowConsumer.code}; ` +
+          `one silent for ${limit('SENDER_PING_INTERVAL')} seconds is pinged; shutdown closes with ${CloseCodes.GoingAway.code}.\n\n` +
+          `Close codes a client can see:\n\n${closeCodeTable()}`,
         parameters: [
           ...api,
           ...common,
@@ -60,7 +68,7 @@ export function buildPaths(maxListItems: number): Json {
             [Errors.BadQueryOrHeader, 'bad query parameter: unknown, repeated, empty, outside its enum or range, or an impossible range; the detail names it and what is allowed'],
             ...API_PREFIX_ERRORS,
             [Errors.UpgradeRequired, 'a plain GET without a WebSocket upgrade (detail: websocket upgrade required)'],
-            [Errors.TooManyConnections, 'this worker holds SENDER_MAX_CONNECTIONS connections'],
+            [Errors.TooManyConnections, `this worker holds ${limit('SENDER_MAX_CONNECTIONS')} connections`],
           ]),
         },
       },
@@ -89,14 +97,14 @@ export function buildPaths(maxListItems: number): Json {
           '201': ok('Published: the number of events appended to the bus.', json(ref('PublishResponse'))),
           ...errorResponses([
             ...COMMON_ERRORS,
-            [Errors.BadJsonSchema, "the body fails the schema (detail like Failed to validate input json. Path: 'handler_id', message: 'field required')"],
+            [Errors.BadJsonSchema, `the body fails the schema, e.g. more than ${limit('SENDER_MAX_EVENTS_PER_PUBLISH')} events (detail like Failed to validate input json. Path: 'handler_id', message: 'field required')`],
             [Errors.BadJson, 'the body is not JSON'],
             [Errors.BadContentType, 'Content-Type is not application/json'],
             [Errors.EmptyBody, 'empty body'],
             ...ACCOUNT_ERRORS('publish'),
             ...API_PREFIX_ERRORS,
-            [Errors.BodyTooLarge, 'body over SENDER_MAX_BODY_BYTES; the body is read and discarded, then the connection closes'],
-            [Errors.Unavailable, 'the bus cannot take the publish now (Redis down or slower than SENDER_REDIS_TIMEOUT); nothing was published'],
+            [Errors.BodyTooLarge, `body over ${limit('SENDER_MAX_BODY_BYTES')} bytes; the body is read and discarded, then the connection closes`],
+            [Errors.Unavailable, `the bus cannot take the publish now (Redis down or slower than ${limit('SENDER_REDIS_TIMEOUT')} seconds); nothing was published`],
           ]),
         },
       },
@@ -177,7 +185,7 @@ export function buildPaths(maxListItems: number): Json {
         operationId: 'getHealth',
         tags: ['info'],
         summary: 'Health of the service',
-        description: 'PINGs Redis within SENDER_REDIS_TIMEOUT when Redis is the bus.',
+        description: `PINGs Redis within ${limit('SENDER_REDIS_TIMEOUT')} seconds when Redis is the bus.`,
         parameters: common,
         responses: {
           '200': ok('Healthy.', json(ref('Health'))),

@@ -42,7 +42,7 @@ export function ok(description: string, content?: Json, headers: Json = {}): Jso
 /** Cases every operation shares: the request id check (router) and the catch-all for bugs. */
 export const COMMON_ERRORS: readonly ErrorCase[] = [
   [Errors.BadQueryOrHeader, "malformed 'Luna-Request-Id' header"],
-  [Errors.Internal, 'anything unexpected; the detail never carries a stack'],
+  [Errors.Internal, Errors.Internal.when],
 ];
 
 /** Cases of the `{api}` paths: a prefix other than 1 or 2 is an unknown path. */
@@ -55,6 +55,6 @@ export const ACCOUNT_ERRORS = (verb: string): readonly ErrorCase[] => [
 
 /** Codes that belong to no single operation; listed in the document's description. */
 export const GLOBAL_ERRORS: readonly ErrorCase[] = [
-  [Errors.NotFound, 'unknown path'],
-  [Errors.MethodNotAllowed, 'known path, wrong method; the Allow header lists the right ones'],
+  [Errors.NotFound, Errors.NotFound.when],
+  [Errors.MethodNotAllowed, Errors.MethodNotAllowed.when],
 ];
