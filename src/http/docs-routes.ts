@@ -41,7 +41,8 @@ export function docsRoutes(table: RouteTable, ctx: WorkerContext): void {
     ex.send(200, contentType, body, { Vary: 'Accept' });
   });
 
-  addRoute(table, 'GET', '/docs/dev', (ex) => ex.send(302, undefined, '', { Location: '/docs/dev/index.html' }));
+  // The folder with a trailing slash is how browsers and people write it (it was a 404).
+  for (const path of ['/docs/dev', '/docs/dev/']) addRoute(table, 'GET', path, (ex) => ex.send(302, undefined, '', { Location: '/docs/dev/index.html' }));
   for (const [name, html] of renderManual(DOCS_DIR, ctx)) {
     addRoute(table, 'GET', `/docs/dev/${name}.html`, (ex) => ex.send(200, HTML, html));
   }

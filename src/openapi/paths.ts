@@ -133,6 +133,7 @@ export function buildPaths(maxListItems: number): Json {
         operationId: 'getDevManual',
         tags: ['docs'],
         summary: 'Development manual (redirect)',
+        description: '`/docs/dev/` (with the trailing slash) redirects the same way.',
         parameters: common,
         responses: {
           '302': ok('Redirect to the manual.', undefined, {

@@ -110,6 +110,13 @@ test('/docs/dev redirects to /docs/dev/index.html', async () => {
   assert.ok(a.headers.get('luna-request-id'));
 });
 
+test('/docs/dev/ (trailing slash) redirects to /docs/dev/index.html like /docs/dev, instead of a 404', async () => {
+  const a = await http(`${gw.url}/docs/dev/`);
+  assert.equal(a.status, 302);
+  assert.equal(a.headers.get('location'), '/docs/dev/index.html');
+  assert.ok(a.headers.get('luna-request-id'));
+});
+
 test('/docs/dev/index.html is the development manual as HTML, with a table of contents', async () => {
   const a = await http(`${gw.url}/docs/dev/index.html`);
   assert.equal(a.status, 200);
