@@ -1,104 +1,20 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { TSchema } from '@sinclair/typebox';
-import { ConfigSchema } from '../src/config/schema.js';
-import { describeAllowed } from '../src/config/load.js';
-import { FIELDS, describeCodes, type Field } from '../src/filters/fields.js';
+import { closeCodeTable, configTable, errorTable, filterNotes, filterTable } from '../src/doc-tables.js';
 
 /**
- * Generates the README's configuration table (from the one config schema) and filter table (from
- * the one filter vocabulary). `--write` updates README.md between the markers; without it, prints
- * both. test/unit/readme.test.ts fails when the README holds a stale table.
+ * Writes the generated tables (src/doc-tables.ts) into README.md between their markers with
+ * `--write` (`npm run docs:readme`); without it, prints them. test/unit/readme.test.ts fails when
+ * the README holds stale text.
  */
 export const README = fileURLToPath(new URL('../../README.md', import.meta.url));
 
-function cell(text: string): string {
-  return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-}
-
-export function configTable(): string {
-  const rows = ['| variable | default | allowed | meaning |', '|---|---|---|---|'];
-  for (const [key, s] of Object.entries(ConfigSchema.properties as Record<string, TSchema>)) {
-    const def = s.default === '' ? '(empty)' : `\`${String(s.default)}\``;
-    rows.push(`| \`${key}\` | ${def} | ${cell(describeAllowed(s))} | ${cell(String(s.description ?? ''))} |`);
-  }
-  return rows.join('\n');
-}
-
-/** One example query per filter: the README shows it, and the test checks that it is accepted. */
-export const FILTER_EXAMPLES: Readonly<Record<string, string>> = {
-  handler_ids: 'handler_ids=8950722f-3fd4-4223-b48f-03f95f0e8dfb,346a5645-ec89-4806-820a-dbcb6e0dc38c',
-  sources: 'sources=cam1,3rd+Avenue',
-  stream_ids: 'stream_ids=8950722f-3fd4-4223-b48f-03f95f0e8dfb',
-  matching_candidates_labels: 'matching_candidates_labels=bad+guys,vip',
-  object_similarity__gte: 'object_similarity__gte=0.5',
-  object_similarity__lt: 'object_similarity__lt=0.95',
-  age__gte: 'age__gte=18',
-  age__lt: 'age__lt=50',
-  gender: 'gender=1',
-  ethnic_groups: 'ethnic_groups=1,2',
-  liveness: 'liveness=0,2',
-  deepfake: 'deepfake=0',
-  masks: 'masks=1,3',
-  emotions: 'emotions=4,5',
-  tags: 'tags=tag1,tag2',
-  user_data: 'user_data=some%20event',
-  geo_position: 'geo_position=origin_longitude,36.616,origin_latitude,55.752,longitude_delta,0.5',
-  cities: 'cities=Moscow,New-York',
-  areas: 'areas=CAO,central+park',
-  districts: 'districts=mitino',
-  streets: 'streets=arbat,schepkina',
-  house_numbers: 'house_numbers=1,1/2str3',
-  apparent_gender: 'apparent_gender=0,2',
-  apparent_age__gte: 'apparent_age__gte=10',
-  apparent_age__lt: 'apparent_age__lt=60',
-  headwear_states: 'headwear_states=1',
-  headwear_colors: 'headwear_colors=black,white',
-  sleeve_lengths: 'sleeve_lengths=short',
-  upper_clothing_colors: 'upper_clothing_colors=red,blue',
-  lower_garment_types: 'lower_garment_types=trousers,skirt',
-  lower_garment_colors: 'lower_garment_colors=black',
-  shoes_colors: 'shoes_colors=white',
-  backpack_states: 'backpack_states=1,2',
-};
-
-function values(f: Field): string {
-  switch (f.kind) {
-    case 'uuid-list':
-      return 'list of UUIDs';
-    case 'string-list':
-      return 'list of strings';
-    case 'name-list':
-    case 'code-list':
-      return `list of ${describeCodes(f.codes)}`;
-    case 'code':
-      return describeCodes(f.codes);
-    case 'word-list':
-      return `list of ${f.values.join(', ')}`;
-    case 'any-of':
-      return f.values ? `list of ${f.values.join(', ')}` : 'list of strings';
-    case 'bound':
-      return `${f.integer ? 'integer' : 'number'} ${f.min}..${f.max}`;
-    case 'tags':
-      return `list of strings, each at most ${f.maxLength} characters`;
-    case 'substring':
-      return 'string';
-    case 'geo':
-      return '`origin_longitude,X,origin_latitude,Y[,longitude_delta,DX][,latitude_delta,DY]` in any order; deltas default 0.01, DX in (0, 180], DY in (0, 90]';
-  }
-}
-
-export function filterTable(): string {
-  const rows = ['| parameter | value | holds when | example |', '|---|---|---|---|'];
-  for (const f of FIELDS as readonly Field[]) {
-    rows.push(`| \`${f.name}\` | ${cell(values(f))} | ${cell(f.description)} | \`${cell(FILTER_EXAMPLES[f.name] ?? '')}\` |`);
-  }
-  return rows.join('\n');
-}
-
-const BLOCKS: Array<{ name: string; render: () => string }> = [
+const BLOCKS: ReadonlyArray<{ name: string; render: () => string }> = [
   { name: 'config', render: configTable },
   { name: 'filters', render: filterTable },
+  { name: 'filter-notes', render: filterNotes },
+  { name: 'errors', render: errorTable },
+  { name: 'close-codes', render: closeCodeTable },
 ];
 
 export function withTables(readme: string): string {
@@ -116,5 +32,5 @@ export function withTables(readme: string): string {
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   if (process.argv.includes('--write')) writeFileSync(README, withTables(readFileSync(README, 'utf8')));
-  else process.stdout.write(configTable() + '\n\n' + filterTable() + '\n');
+  else process.stdout.write(BLOCKS.map((b) => b.render()).join('\n\n') + '\n');
 }

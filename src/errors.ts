@@ -1,29 +1,55 @@
 /**
- * The one table of LUNA errors (code, HTTP status, desc). Every error response of the gateway is
- * built from it; test/unit/errors.test.ts fails when a code is missing from the README's table.
- * Codes are LUNA PLATFORM 5 numbering; the ones marked (ours) extend it.
+ * The one table of LUNA errors (code, HTTP status, desc, when). Every error response of the
+ * gateway is built from it; the README's error table and the OpenAPI document's list are generated
+ * from it (scripts/gen-docs.ts), and test/unit/errors.test.ts fails when the README's table and
+ * this one differ in either direction. Codes are LUNA PLATFORM 5 numbering; 12040, 29005 and 29006
+ * are ours.
  */
 export const Errors = {
-  Internal: { code: 1, status: 500, desc: 'Internal server error' },
-  BadJsonSchema: { code: 11027, status: 400, desc: 'Bad/incomplete input data' },
-  BadJson: { code: 12002, status: 400, desc: 'Bad/incomplete input data' },
-  BadQueryOrHeader: { code: 12012, status: 400, desc: 'Bad/incomplete input data' },
-  UpgradeRequired: { code: 12012, status: 426, desc: 'Bad/incomplete input data' },
-  NotFound: { code: 12013, status: 404, desc: 'Resource not found' },
-  BadContentType: { code: 12017, status: 400, desc: 'Bad content type' },
-  MethodNotAllowed: { code: 12021, status: 405, desc: 'Method not allowed' },
-  UnsupportedMediaType: { code: 12024, status: 415, desc: 'Unsupported media type' },
-  EmptyBody: { code: 12030, status: 400, desc: 'Request does not contain data' },
-  BodyTooLarge: { code: 12040, status: 413, desc: 'Request entity too large' },
-  Forbidden: { code: 29001, status: 403, desc: 'Forbidden' },
-  Unavailable: { code: 29005, status: 503, desc: 'Service unavailable' },
-  TooManyConnections: { code: 29006, status: 503, desc: 'Too many connections' },
+  Internal: { code: 1, status: 500, desc: 'Internal server error', when: 'anything unexpected; the detail never carries a stack' },
+  BadJsonSchema: {
+    code: 11027,
+    status: 400,
+    desc: 'Bad/incomplete input data',
+    when: "publish body fails the schema: `Failed to validate input json. Path: 'handler_id', message: 'field required'`",
+  },
+  BadJson: { code: 12002, status: 400, desc: 'Bad/incomplete input data', when: 'publish body is not JSON' },
+  BadQueryOrHeader: { code: 12012, status: 400, desc: 'Bad/incomplete input data', when: 'bad query parameter or header; the detail names it and what is allowed' },
+  UpgradeRequired: {
+    code: 12012,
+    status: 426,
+    desc: 'Bad/incomplete input data',
+    when: 'plain GET on `/{api}/ws` without a WebSocket upgrade: `websocket upgrade required`',
+  },
+  NotFound: { code: 12013, status: 404, desc: 'Resource not found', when: 'unknown path' },
+  BadContentType: { code: 12017, status: 400, desc: 'Bad content type', when: 'publish without `Content-Type: application/json`' },
+  MethodNotAllowed: { code: 12021, status: 405, desc: 'Method not allowed', when: 'known path, wrong method (`Allow` lists the right ones)' },
+  UnsupportedMediaType: { code: 12024, status: 415, desc: 'Unsupported media type', when: '`/docs/spec` or `/config` with nothing acceptable in `Accept`' },
+  EmptyBody: { code: 12030, status: 400, desc: 'Request does not contain data', when: 'empty publish body' },
+  BodyTooLarge: {
+    code: 12040,
+    status: 413,
+    desc: 'Request entity too large',
+    when: 'body over `SENDER_MAX_BODY_BYTES`; the body is read and discarded, then the connection closes',
+  },
+  Forbidden: { code: 29001, status: 403, desc: 'Forbidden', when: 'no `Luna-Account-Id` (`/ws` or `/publish`)' },
+  Unavailable: {
+    code: 29005,
+    status: 503,
+    desc: 'Service unavailable',
+    when:
+      'the bus could not take the publish (Redis down or slower than `SENDER_REDIS_TIMEOUT`); nothing of the batch is delivered. ' +
+      'Also the body of a failing `/healthcheck`, with HTTP 502',
+  },
+  TooManyConnections: { code: 29006, status: 503, desc: 'Too many connections', when: 'an upgrade past `SENDER_MAX_CONNECTIONS` on this worker' },
 } as const satisfies Record<string, ErrorDef>;
 
 export interface ErrorDef {
   readonly code: number;
   readonly status: number;
   readonly desc: string;
+  /** When the gateway answers with it, for the README and the OpenAPI document (markdown). */
+  readonly when: string;
 }
 
 export type ErrorName = keyof typeof Errors;
@@ -65,12 +91,43 @@ export class LunaError extends Error {
   }
 }
 
+/** A WebSocket close code as a client sees it; `when` is markdown for the README and the OpenAPI document. */
+export interface CloseDef {
+  readonly code: number;
+  readonly reason: string;
+  readonly when: string;
+}
+
 /**
  * WebSocket close codes the server sends. 1001 and 1009 are RFC 6455; 4008 is ours (4000-4999 is
  * the application range).
  */
 export const CloseCodes = {
-  GoingAway: { code: 1001, reason: 'going away' },
-  MessageTooBig: { code: 1009, reason: 'message too big' },
-  SlowConsumer: { code: 4008, reason: 'slow consumer' },
-} as const;
+  GoingAway: { code: 1001, reason: 'going away', when: 'the gateway shuts down (SIGTERM/SIGINT): sent to every socket after the listener stops accepting' },
+  MessageTooBig: { code: 1009, reason: 'message too big', when: 'a client frame over `SENDER_MAX_INBOUND_FRAME` bytes' },
+  SlowConsumer: {
+    code: 4008,
+    reason: 'slow consumer',
+    when: "the socket's unsent data passed `SENDER_MAX_BACKPRESSURE`; the close frame queues behind that data, other subscribers are not delayed",
+  },
+} as const satisfies Record<string, CloseDef>;
+
+/**
+ * Never sent (RFC 6455 forbids it in a close frame): what a client's close event reports when uWS
+ * drops the TCP connection itself, without a close frame. Listed so the README's close-code table
+ * covers every code a subscriber can see; a handler must not pass it to `end`.
+ */
+export const AbnormalClosure: CloseDef = {
+  code: 1006,
+  reason: '',
+  when:
+    "never sent as a frame: uWS itself dropped the TCP connection, so the client's close event reports 1006 (not clean, empty reason) " +
+    'and anything still queued for it is lost. It happens when the socket stops answering (nothing, not even a pong, arrives for ' +
+    '`SENDER_PING_INTERVAL` seconds, rounded to a multiple of 4 and at least 8: uWS pings it, and its idle timeout closes it when it ' +
+    "stays silent as long again); when its backlog reaches uWS's own bound, set far above `SENDER_MAX_BACKPRESSURE` (a burst that large " +
+    'between two slow-consumer sweeps, or a socket closed with 4008 that never reads its close frame); and for a client frame larger ' +
+    'than uWS accepts at all (see Limits)',
+};
+
+/** Every close code a client can see, in code order: the README's close-code table. */
+export const CLOSE_CODE_TABLE: readonly CloseDef[] = [...Object.values(CloseCodes), AbnormalClosure].sort((a, b) => a.code - b.code);

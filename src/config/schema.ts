@@ -3,7 +3,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 /**
  * The one configuration schema. Property names are the environment variable names (and the keys
  * of the optional SENDER_CONFIG JSON file). Every property has a default and a description; the
- * README's configuration table is generated from this object (scripts/gen-config-docs.ts) and a
+ * README's configuration table is generated from this object (src/doc-tables.ts) and a
  * test fails when it is stale. `secret: true` marks values that /config masks.
  */
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -92,6 +92,11 @@ export type ConfigKey = keyof Config;
 /** The schema of one key, for the loader (string-to-type coercion) and the docs generator. */
 export function keySchema(key: string): TSchema | undefined {
   return (ConfigSchema.properties as Record<string, TSchema>)[key];
+}
+
+/** A key's default: documents that state a limit (the OpenAPI text) take the number from here. */
+export function defaultOf<K extends ConfigKey>(key: K): Config[K] {
+  return (ConfigSchema.properties[key] as TSchema).default as Config[K];
 }
 
 export function isSecret(key: string): boolean {

@@ -8,11 +8,11 @@ import type { Filter } from './params.js';
  * Also usable as a fallback (it is ~10x slower than the compiled predicate).
  */
 
-/** Raw paths inside the event, as the SPEC table writes them. */
+/** Raw paths inside the event, as the SPEC table writes them; the property test fuzzes events along them. */
 const F = ['aggregate_estimations', 'face', 'attributes'];
 const B = ['aggregate_estimations', 'body', 'attributes'];
 const BASIC = ['face_attributes', 'basic_attributes'];
-const PATHS: Readonly<Record<Exclude<FactKey, 'handler_id' | 'labels' | 'similarity'>, readonly string[]>> = {
+export const EVENT_PATHS: Readonly<Record<Exclude<FactKey, 'handler_id' | 'labels' | 'similarity'>, readonly string[]>> = {
   source: ['source'],
   stream_id: ['stream_id'],
   age: [...BASIC, 'age'],
@@ -83,7 +83,7 @@ function rawValue(key: FactKey, event: unknown, handlerId: string): unknown {
       return sims.length === 0 ? undefined : sims.reduce((a, b) => (b > a ? b : a));
     }
     default:
-      return walk(event, PATHS[key]);
+      return walk(event, EVENT_PATHS[key]);
   }
 }
 

@@ -2,8 +2,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { Marked } from 'marked';
 import { Errors, LunaError } from '../errors.js';
 import type { WorkerContext } from '../context.js';
-import { buildOpenApi, escapeHtml, renderSpec } from '../openapi.js';
+import { buildOpenApi, renderSpec } from '../openapi/index.js';
 import { negotiate } from './accept.js';
+import { docsNav, escapeHtml, htmlPage, type TocEntry } from './html-page.js';
 import { addRoute, type RouteTable } from './router.js';
 
 /** Offered in this order of preference: on a tie (and for `*\/*`) YAML wins, as LUNA answers. */
@@ -40,16 +41,11 @@ export function docsRoutes(table: RouteTable, ctx: WorkerContext): void {
     ex.send(200, contentType, body, { Vary: 'Accept' });
   });
 
-  addRoute(table, 'GET', '/docs/dev', (ex) => ex.send(302, undefined, '', { Location: '/docs/dev/index.html' }));
+  // The folder with a trailing slash is how browsers and people write it (it was a 404).
+  for (const path of ['/docs/dev', '/docs/dev/']) addRoute(table, 'GET', path, (ex) => ex.send(302, undefined, '', { Location: '/docs/dev/index.html' }));
   for (const [name, html] of renderManual(DOCS_DIR, ctx)) {
     addRoute(table, 'GET', `/docs/dev/${name}.html`, (ex) => ex.send(200, HTML, html));
   }
-}
-
-interface Heading {
-  readonly depth: number;
-  readonly id: string;
-  readonly html: string;
 }
 
 function slug(text: string, taken: Map<string, number>): string {
@@ -60,8 +56,8 @@ function slug(text: string, taken: Map<string, number>): string {
 }
 
 /** One markdown file as HTML, with ids on its headings and the list of its h2/h3 for the contents. */
-function renderPage(markdown: string): { html: string; headings: Heading[] } {
-  const headings: Heading[] = [];
+function renderPage(markdown: string): { html: string; headings: TocEntry[] } {
+  const headings: TocEntry[] = [];
   const taken = new Map<string, number>();
   const marked = new Marked({
     gfm: true,
@@ -97,35 +93,16 @@ export function renderManual(dir: URL, ctx: Pick<WorkerContext, 'log'>): Map<str
   const nav = names
     .filter((n) => n !== indexSource)
     .map((n) => `<a href="/docs/dev/${encodeURIComponent(n)}.html">${escapeHtml(n)}</a>`);
-  const navHtml = `<nav><a href="/docs/dev/index.html">manual</a>${nav.map((a) => ` · ${a}`).join('')} · <a href="/docs/spec" type="text/html">API (OpenAPI)</a></nav>`;
+  const navHtml = docsNav(nav);
 
   for (const name of names) {
     const { html, headings } = renderPage(readFileSync(new URL(`${name}.md`, dir), 'utf8'));
-    const toc = headings.map((h) => `<li class="l${h.depth}"><a href="#${h.id}">${h.html}</a></li>`).join('');
-    const page = layout(name === indexSource ? 'Development manual' : name, navHtml, toc, html);
+    const page = htmlPage({ title: `luna-sender: ${name === indexSource ? 'Development manual' : name}`, nav: navHtml, toc: headings, body: html });
     pages.set(name === indexSource ? 'index' : name, page);
   }
   if (!pages.has('index')) {
-    pages.set('index', layout('Development manual', navHtml, '', '<p>The manual sources (docs/*.md) are not installed with this copy.</p>'));
+    const body = '<p>The manual sources (docs/*.md) are not installed with this copy.</p>';
+    pages.set('index', htmlPage({ title: 'luna-sender: Development manual', nav: navHtml, toc: [], body }));
   }
   return pages;
 }
-
-function layout(title: string, nav: string, toc: string, body: string): string {
-  return `<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>luna-sender: ${escapeHtml(title)}</title>
-<style>${MANUAL_CSS}</style></head><body>
-${nav}
-${toc === '' ? '' : `<aside><strong>Contents</strong><ul class="toc">${toc}</ul></aside>`}
-<main>${body}</main>
-</body></html>
-`;
-}
-
-const MANUAL_CSS =
-  'body{font:15px/1.55 system-ui,sans-serif;max-width:60em;margin:1.5em auto;padding:0 1em;color:#222}' +
-  'nav{font-size:13px;margin-bottom:1em}code,pre{font:13px ui-monospace,monospace}pre{background:#f5f5f5;padding:.6em;overflow:auto}' +
-  'table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}' +
-  'aside{background:#fafafa;border:1px solid #ddd;padding:.5em 1em;margin-bottom:1em}.toc{margin:.3em 0;padding-left:1.2em}' +
-  '.toc .l3{margin-left:1.2em;font-size:14px}h2{border-bottom:1px solid #ddd}';

@@ -2,7 +2,7 @@ import { Type, type TSchema } from '@sinclair/typebox';
 
 /**
  * Request and response schemas. The same objects validate requests (TypeCompiler) and generate the
- * OpenAPI document (src/openapi.ts), so the two cannot drift.
+ * OpenAPI document (src/openapi/), so the two cannot drift.
  */
 export function publishBodySchema(maxEvents: number) {
   return Type.Object(

@@ -110,6 +110,13 @@ test('/docs/dev redirects to /docs/dev/index.html', async () => {
   assert.ok(a.headers.get('luna-request-id'));
 });
 
+test('/docs/dev/ (trailing slash) redirects to /docs/dev/index.html like /docs/dev, instead of a 404', async () => {
+  const a = await http(`${gw.url}/docs/dev/`);
+  assert.equal(a.status, 302);
+  assert.equal(a.headers.get('location'), '/docs/dev/index.html');
+  assert.ok(a.headers.get('luna-request-id'));
+});
+
 test('/docs/dev/index.html is the development manual as HTML, with a table of contents', async () => {
   const a = await http(`${gw.url}/docs/dev/index.html`);
   assert.equal(a.status, 200);
@@ -120,4 +127,12 @@ test('/docs/dev/index.html is the development manual as HTML, with a table of co
   // Each contents entry points at a heading of the page.
   for (const [, id] of a.text.matchAll(/<li class="l[23]"><a href="#([^"]+)">/g)) assert.ok(a.text.includes(`id="${id}"`), id);
   assert.doesNotMatch(a.text, /<script|src="http/i);
+});
+
+test('the OpenAPI page and the manual share one page shell (head, styles, navigation)', async () => {
+  const shell = (html: string) => html.replace(/<title>[^<]*<\/title>/, '').replace(/<\/nav>[\s\S]*$/, '').replace(/<nav>[\s\S]*$/, '<nav>');
+  const apiPage = (await spec('text/html')).text;
+  const manual = (await http(`${gw.url}/docs/dev/index.html`)).text;
+  assert.equal(shell(apiPage), shell(manual));
+  for (const page of [apiPage, manual]) assert.match(page, /<nav><a href="\/docs\/dev\/index.html">manual<\/a>/);
 });

@@ -4,6 +4,7 @@ import {
   FIELDS, compileFilter, decodeFacts, encodeFacts, extractFacts, filterKey, filterTopic, interpretFilter, parseFilterQuery,
   type Facts, type Field, type Filter,
 } from '../../src/filters/index.js';
+import { EVENT_PATHS } from '../../src/filters/interpret.js';
 
 const LIMITS = { maxListItems: 100 };
 const U1 = '0f8fad5b-d9cb-469f-a165-70867728950e';
@@ -340,20 +341,15 @@ function arrayValue(): unknown {
   return Array.from({ length: Math.floor(rand() * 4) }, () => (rand() < 0.85 ? pick(STRINGS) : pick([...WRONG, 1, 0])));
 }
 
-const F = ['aggregate_estimations', 'face', 'attributes'];
-const B = ['aggregate_estimations', 'body', 'attributes'];
-const SCALAR_PATHS = [
-  ['source'], ['stream_id'], ['user_data'],
-  ['face_attributes', 'basic_attributes', 'age'], ['face_attributes', 'basic_attributes', 'gender'],
-  ['face_attributes', 'basic_attributes', 'ethnicities', 'predominant_ethnicity'],
-  [...F, 'liveness', 'prediction'], [...F, 'deepfake', 'prediction'], [...F, 'mask', 'predominant_mask'], [...F, 'emotions', 'predominant_emotion'],
-  ['location', 'geo_position', 'longitude'], ['location', 'geo_position', 'latitude'],
-  ['location', 'city'], ['location', 'area'], ['location', 'district'], ['location', 'street'], ['location', 'house_number'],
-  [...B, 'basic_attributes', 'apparent_gender'], [...B, 'basic_attributes', 'apparent_age'],
-  [...B, 'upper_body', 'headwear', 'state'], [...B, 'upper_body', 'headwear', 'apparent_color'], [...B, 'upper_body', 'sleeve', 'length'],
-  [...B, 'lower_body', 'lower_garment', 'type'], [...B, 'lower_body', 'shoes', 'apparent_color'], [...B, 'accessories', 'backpack', 'state'],
-];
-const ARRAY_PATHS = [['tags'], [...B, 'upper_body', 'upper_clothing', 'colors'], [...B, 'lower_body', 'lower_garment', 'colors']];
+/** The event paths filters test, from the oracle's table and the vocabulary: a new filter is
+ * fuzzed without editing this test. Kinds that test an array get array values. */
+const ARRAY_KINDS: ReadonlySet<string> = new Set(['any-of', 'tags']);
+function fuzzPaths(array: boolean): (readonly string[])[] {
+  const keys = (FIELDS as readonly Field[]).flatMap((f) => (ARRAY_KINDS.has(f.kind) !== array ? [] : f.kind === 'geo' ? [f.fact, f.latFact] : [f.fact]));
+  return [...new Set(keys)].flatMap((k) => (Object.hasOwn(EVENT_PATHS, k) ? [EVENT_PATHS[k as keyof typeof EVENT_PATHS]] : []));
+}
+const SCALAR_PATHS = fuzzPaths(false);
+const ARRAY_PATHS = fuzzPaths(true);
 
 function setPath(root: Record<string, unknown>, path: readonly string[], value: unknown): void {
   let cur = root;

@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parse as parseYaml } from 'yaml';
-import { Errors } from '../../src/errors.js';
-import { buildOpenApi, renderSpec } from '../../src/openapi.js';
+import { CLOSE_CODE_TABLE, Errors } from '../../src/errors.js';
+import { defaultOf } from '../../src/config/schema.js';
+import { buildOpenApi, renderSpec } from '../../src/openapi/index.js';
 import { FIELDS } from '../../src/filters/fields.js';
 import { ErrorSchema, HealthSchema, PluginsSchema, VersionSchema, publishBodySchema } from '../../src/http/schemas.js';
 
@@ -39,14 +40,8 @@ const RESOURCES = [
   ['get', '/metrics'],
 ] as const;
 
-// SPEC section 4, the filter table.
-const FILTERS = [
-  'handler_ids', 'sources', 'stream_ids', 'matching_candidates_labels', 'object_similarity__gte', 'object_similarity__lt',
-  'age__gte', 'age__lt', 'gender', 'ethnic_groups', 'liveness', 'deepfake', 'masks', 'emotions', 'tags', 'user_data',
-  'geo_position', 'cities', 'areas', 'districts', 'streets', 'house_numbers', 'apparent_gender', 'apparent_age__gte',
-  'apparent_age__lt', 'headwear_states', 'headwear_colors', 'sleeve_lengths', 'upper_clothing_colors', 'lower_garment_types',
-  'lower_garment_colors', 'shoes_colors', 'backpack_states',
-];
+// The filter vocabulary the parser uses (SPEC section 4).
+const FILTERS = FIELDS.map((f) => f.name);
 
 test('an OpenAPI 3.0.3 document with exactly the resources of SPEC section 2', () => {
   assert.equal(doc.openapi, '3.0.3');
@@ -221,4 +216,28 @@ test('renderSpec: all text is escaped', () => {
   assert.ok(!html.includes('<script'), 'raw markup leaked');
   assert.ok(html.includes('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;q&#39;'));
   assert.ok(html.includes('/x&lt;y&gt;'));
+});
+
+test('limits and close codes in the text come from the config schema and the close-code table', () => {
+  const ws = doc.paths['/{api}/ws'].get.description as string;
+  for (const key of ['SENDER_MAX_INBOUND_FRAME', 'SENDER_MAX_BACKPRESSURE', 'SENDER_PING_INTERVAL'] as const) {
+    assert.ok(ws.includes(`${key} (default ${defaultOf(key)})`), key);
+  }
+  for (const c of CLOSE_CODE_TABLE) assert.ok(ws.includes(`| ${c.code} |`), `close code ${c.code} missing from the /ws description`);
+  const text = JSON.stringify(doc);
+  for (const key of ['SENDER_MAX_BODY_BYTES', 'SENDER_MAX_CONNECTIONS', 'SENDER_REDIS_TIMEOUT', 'SENDER_MAX_EVENTS_PER_PUBLISH'] as const) {
+    assert.ok(text.includes(`${key} (default ${defaultOf(key)})`), key);
+  }
+});
+
+test('every filter parameter carries its vocabulary example, typed for its schema', () => {
+  const params = doc.paths['/{api}/ws'].get.parameters.map(deref) as Json[];
+  for (const f of FIELDS) {
+    const p = params.find((x) => x.name === f.name)!;
+    assert.notEqual(p.example, undefined, f.name);
+    if (p.schema.type === 'array') assert.ok(Array.isArray(p.example) && p.example.every((x: unknown) => typeof x === (p.schema.items.type === 'string' ? 'string' : 'number')), f.name);
+    else if (p.schema.type === 'object') assert.deepEqual(Object.keys(p.example).filter((k) => !(k in p.schema.properties)), [], f.name);
+    else assert.equal(typeof p.example, p.schema.type === 'string' ? 'string' : 'number', f.name);
+  }
+  assert.deepEqual(params.find((x) => x.name === 'sources')!.example, ['cam1', '3rd Avenue']);
 });

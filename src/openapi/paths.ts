@@ -1,0 +1,208 @@
+import { defaultOf, type ConfigKey } from '../config/schema.js';
+import { closeCodeTable } from '../doc-tables.js';
+import { CloseCodes, Errors } from '../errors.js';
+import { FIELDS } from '../filters/fields.js';
+import { filterParameter, UUID_PATTERN } from './parameters.js';
+import { ACCOUNT_ERRORS, API_PREFIX_ERRORS, COMMON_ERRORS, errorResponses, ok } from './responses.js';
+import { ref, type Json } from './schema.js';
+
+/** A limit named by its key with the schema's default: the number is never written here. */
+const limit = (key: ConfigKey): string => `${key} (default ${defaultOf(key)})`;
+
+/** The operations of SPEC section 2, one per resource (plus the page /docs/dev redirects to). */
+export function buildPaths(maxListItems: number): Json {
+  const common = [{ $ref: '#/components/parameters/LunaRequestId' }];
+  const api = [{ $ref: '#/components/parameters/Api' }];
+  const json = (schema: Json) => ({ 'application/json': { schema } });
+
+  return {
+    '/version': {
+      get: {
+        operationId: 'getVersion',
+        tags: ['info'],
+        summary: 'Versions of the service',
+        description: 'Numbers from package.json; `api` is the newest API generation served.',
+        parameters: common,
+        responses: { '200': ok('Versions.', json(ref('Version'))), ...errorResponses(COMMON_ERRORS) },
+      },
+    },
+    '/{api}/ws': {
+      get: {
+        operationId: 'subscribe',
+        tags: ['events'],
+        summary: 'Subscribe to events (WebSocket)',
+        description:
+          'A WebSocket upgrade. Headers and every query parameter are validated before the upgrade: a bad one gets an ' +
+          'ordinary HTTP error response, never a 101. An unknown parameter, a parameter given twice and an empty value are ' +
+          'errors (12012). Omitted parameters do not restrict; all given ones must hold. Lists are comma-separated, items ' +
+          `trimmed, duplicates ignored, at most ${maxListItems} items. An event that lacks the field a filter tests does ` +
+          'not pass it. After the 101 the server sends one text frame per matching event (schema EventMessage); client ' +
+          `frames are ignored (one over ${limit('SENDER_MAX_INBOUND_FRAME')} bytes closes the socket with ${CloseCodes.MessageTooBig.code}); ` +
+          `a socket whose unsent data passes ${limit('SENDER_MAX_BACKPRESSURE')} bytes is closed with ${CloseCodes.SlowConsumer.code}; ` +
+          `one silent for ${limit('SENDER_PING_INTERVAL')} seconds is pinged; shutdown closes with ${CloseCodes.GoingAway.code}.\n\n` +
+          `Close codes a client can see:\n\n${closeCodeTable()}`,
+        parameters: [
+          ...api,
+          ...common,
+          {
+            name: 'Luna-Account-Id',
+            in: 'header',
+            required: false,
+            description: 'Account whose events to receive. Required, here or as the `luna_account_id` query parameter; the header wins when both are valid.',
+            schema: { type: 'string', format: 'uuid', pattern: UUID_PATTERN },
+          },
+          {
+            name: 'luna_account_id',
+            in: 'query',
+            required: false,
+            description: 'The account, for clients that cannot set headers (browsers). Validated even when the header is present.',
+            schema: { type: 'string', format: 'uuid', pattern: UUID_PATTERN },
+          },
+          ...FIELDS.map((f) => filterParameter(f, maxListItems)),
+        ],
+        responses: {
+          '101': ok('Switching Protocols. Then one WebSocket text frame per matching event, each an EventMessage; the event is delivered byte-for-byte as published.', json(ref('EventMessage'))),
+          ...errorResponses([
+            ...COMMON_ERRORS,
+            ...ACCOUNT_ERRORS('subscribe for'),
+            [Errors.BadQueryOrHeader, 'bad query parameter: unknown, repeated, empty, outside its enum or range, or an impossible range; the detail names it and what is allowed'],
+            ...API_PREFIX_ERRORS,
+            [Errors.UpgradeRequired, 'a plain GET without a WebSocket upgrade (detail: websocket upgrade required)'],
+            [Errors.TooManyConnections, `this worker holds ${limit('SENDER_MAX_CONNECTIONS')} connections`],
+          ]),
+        },
+      },
+    },
+    '/{api}/publish': {
+      post: {
+        operationId: 'publish',
+        tags: ['events'],
+        summary: 'Publish user-generated events',
+        description:
+          'Answered only after the whole batch is durably in the bus. Each delivered message carries this request\'s ' +
+          '`Luna-Request-Id`; events of one request are delivered in list order. If the bus cannot take the batch, nothing of it is delivered (503).',
+        parameters: [
+          ...api,
+          ...common,
+          {
+            name: 'Luna-Account-Id',
+            in: 'header',
+            required: true,
+            description: 'Account the events belong to; only its subscribers receive them.',
+            schema: { type: 'string', format: 'uuid', pattern: UUID_PATTERN },
+          },
+        ],
+        requestBody: { required: true, content: json(ref('PublishRequest')) },
+        responses: {
+          '201': ok('Published: the number of events appended to the bus.', json(ref('PublishResponse'))),
+          ...errorResponses([
+            ...COMMON_ERRORS,
+            [Errors.BadJsonSchema, `the body fails the schema, e.g. more than ${limit('SENDER_MAX_EVENTS_PER_PUBLISH')} events (detail like Failed to validate input json. Path: 'handler_id', message: 'field required')`],
+            [Errors.BadJson, 'the body is not JSON'],
+            [Errors.BadContentType, 'Content-Type is not application/json'],
+            [Errors.EmptyBody, 'empty body'],
+            ...ACCOUNT_ERRORS('publish'),
+            ...API_PREFIX_ERRORS,
+            [Errors.BodyTooLarge, `body over ${limit('SENDER_MAX_BODY_BYTES')} bytes; the body is read and discarded, then the connection closes`],
+            [Errors.Unavailable, `the bus cannot take the publish now (Redis down or slower than ${limit('SENDER_REDIS_TIMEOUT')} seconds); nothing was published`],
+          ]),
+        },
+      },
+    },
+    '/docs/spec': {
+      get: {
+        operationId: 'getSpec',
+        tags: ['docs'],
+        summary: 'This OpenAPI document',
+        description:
+          'Negotiated on Accept (q-values honoured): `application/x-yaml` (synonyms `application/yaml`, `text/yaml`) gives YAML, ' +
+          '`text/html` a readable page, `application/json` JSON. No Accept header or `*/*` gives YAML.',
+        parameters: common,
+        responses: {
+          '200': ok('The document.', {
+            'application/x-yaml': { schema: { type: 'string' } },
+            'text/html': { schema: { type: 'string' } },
+            'application/json': { schema: { type: 'object' } },
+          }),
+          ...errorResponses([...COMMON_ERRORS, [Errors.UnsupportedMediaType, 'Accept allows none of the offered types (a malformed Accept allows none)']]),
+        },
+      },
+    },
+    '/docs/dev': {
+      get: {
+        operationId: 'getDevManual',
+        tags: ['docs'],
+        summary: 'Development manual (redirect)',
+        description: '`/docs/dev/` (with the trailing slash) redirects the same way.',
+        parameters: common,
+        responses: {
+          '302': ok('Redirect to the manual.', undefined, {
+            Location: { description: 'Always `/docs/dev/index.html`.', schema: { type: 'string', enum: ['/docs/dev/index.html'] } },
+          }),
+          ...errorResponses(COMMON_ERRORS),
+        },
+      },
+    },
+    '/docs/dev/index.html': {
+      get: {
+        operationId: 'getDevManualIndex',
+        tags: ['docs'],
+        summary: 'Development manual',
+        description: 'Architecture, project layout, build/test/benchmark, filters, bus and plugins, as one HTML page.',
+        parameters: common,
+        responses: { '200': ok('The manual.', { 'text/html': { schema: { type: 'string' } } }), ...errorResponses(COMMON_ERRORS) },
+      },
+    },
+    '/config': {
+      get: {
+        operationId: 'getConfig',
+        tags: ['info'],
+        summary: 'Effective configuration',
+        description:
+          'Every password, token or secret (also inside a Redis URL) is shown as `********`. `Accept: text/plain` gives ' +
+          '`KEY = value` lines (nested keys joined with dots); no Accept header gives JSON.',
+        parameters: common,
+        responses: {
+          '200': ok('The configuration.', {
+            'application/json': { schema: { type: 'object', additionalProperties: true } },
+            'text/plain': { schema: { type: 'string' } },
+          }),
+          ...errorResponses([...COMMON_ERRORS, [Errors.UnsupportedMediaType, 'Accept allows neither application/json nor text/plain']]),
+        },
+      },
+    },
+    '/plugins': {
+      get: {
+        operationId: 'getPlugins',
+        tags: ['info'],
+        summary: 'Loaded plugins',
+        description: '`running` is 0 for a plugin that failed to load or whose hook threw.',
+        parameters: common,
+        responses: { '200': ok('The plugins.', json(ref('Plugins'))), ...errorResponses(COMMON_ERRORS) },
+      },
+    },
+    '/healthcheck': {
+      get: {
+        operationId: 'getHealth',
+        tags: ['info'],
+        summary: 'Health of the service',
+        description: `PINGs Redis within ${limit('SENDER_REDIS_TIMEOUT')} seconds when Redis is the bus.`,
+        parameters: common,
+        responses: {
+          '200': ok('Healthy.', json(ref('Health'))),
+          ...errorResponses([...COMMON_ERRORS, [Errors.Unavailable, 'a check failed (answered with HTTP 502); the detail names what failed (redis: connection refused)', 502]]),
+        },
+      },
+    },
+    '/metrics': {
+      get: {
+        operationId: 'getMetrics',
+        tags: ['info'],
+        summary: 'Prometheus metrics',
+        description: 'Connections, subscriptions, distinct filters, events in, deliveries, drops, slow-consumer closes, stream lag, publish latency.',
+        parameters: common,
+        responses: { '200': ok('Prometheus text exposition format 0.0.4.', { 'text/plain': { schema: { type: 'string' } } }), ...errorResponses(COMMON_ERRORS) },
+      },
+    },
+  };
+}
