@@ -48,15 +48,14 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
     gauges() {
       const r = registry.stats();
       const b = bus.stats();
+      // The bus's gap and malformed counts are monotonic: Metrics.render exports them as counters.
       return {
         luna_sender_process_pid: { help: 'The pid of the worker that answered (metrics are per worker).', value: process.pid },
         luna_sender_open_connections: { help: 'WebSocket connections open now.', value: sockets.size },
         luna_sender_subscriptions: { help: 'Subscriptions (one per open socket).', value: r.subscriptions },
         luna_sender_distinct_filters: { help: 'Distinct (account, filter) topics.', value: r.topics },
         luna_sender_compiled_predicates: { help: 'Compiled predicates shared by all accounts.', value: r.compiled },
-        luna_sender_stream_lag_ms: { help: 'Age of the newest stream entry at the last read.', value: b.lagMs },
-        luna_sender_stream_gap_entries: { help: 'Stream entries trimmed away before this worker read them.', value: b.gaps },
-        luna_sender_malformed_stream_entries: { help: 'Malformed stream entries skipped.', value: b.malformed },
+        luna_sender_stream_lag_seconds: { help: 'Age of the newest stream entry at the last read (0 on the in-process bus).', value: b.lagMs / 1000 },
       };
     },
   };
@@ -83,7 +82,7 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
     sockets,
     limit: config.SENDER_MAX_BACKPRESSURE,
     close: (ws) => closeWith(ws, CloseCodes.SlowConsumer),
-    delivered: () => metrics.deliveries,
+    delivered: () => metrics.topicPublishes,
   });
 
   const listenSocket = await new Promise<UWS.us_listen_socket>((resolve, reject) => {

@@ -75,7 +75,6 @@ interface Sample {
   unexpected: number;
   openFail: number;
   slowCloses: number;
-  drops: number;
   notes: string[];
 }
 
@@ -274,7 +273,7 @@ function report(elapsedMin: number): void {
       `Totals: ${f(sum('pubEvS') * SAMPLE_S, 0)} events published (201), ${f(sum('delivS') * SAMPLE_S, 0)} frames received, ` +
         `${sum('opened')} sockets opened and ${sum('closed')} closed by churn; errors: ${sum('pubFail')} failed publishes, ` +
         `${sum('pubSkip')} skipped batches, ${sum('unexpected')} unexpected closes, ${sum('openFail')} failed opens, ` +
-        `${sum('slowCloses')} slow-consumer closes, ${sum('drops')} drops, ${sum('verFail')} failed /version probes.`,
+        `${sum('slowCloses')} slow-consumer closes, ${sum('verFail')} failed /version probes.`,
       '',
       `VERDICT: server RSS: ${verdict(rss)} (${RSS_RULE}); publish-to-receive p99: ${verdict(lat)}; event-loop delay p99: ${verdict(eld)}.`,
       '',
@@ -419,7 +418,6 @@ async function main(): Promise<void> {
       unexpected: subs.reduce((a, s) => a + s.unexpected, 0),
       openFail: subs.reduce((a, s) => a + s.openFailed, 0),
       slowCloses: delta('luna_sender_slow_consumer_closes_total') || 0,
-      drops: delta('luna_sender_drops_total') || 0,
       notes,
     };
     samples.push(sample);

@@ -31,7 +31,14 @@ interface AccountEntry {
   needsFacts: boolean;
 }
 
-/** What the registry needs from uWS: publishing bytes to a topic. */
+/**
+ * What the registry needs from uWS: publishing bytes to a topic. Returns uWS's answer, which in
+ * this version (uWebSockets v20 TopicTree::publish / publishBig) means "the topic had at least one
+ * subscribed socket", i.e. the frame was queued for someone; it says nothing about whether the
+ * bytes were written (a socket past maxBackpressure is skipped later, at drain). Checked with
+ * uWebSockets.js 20.30: true for a topic with a subscriber (small and big frames), false for a
+ * topic nobody subscribed to and after the last subscriber's `end`.
+ */
 export type PublishFn = (topic: string, frame: Uint8Array) => boolean;
 
 export class Registry {
@@ -94,8 +101,14 @@ export class Registry {
   }
 
   /**
-   * The hot path: called once per event read from the bus. Never throws; malformed facts are
-   * counted and the event skipped (its account's subscribers cannot be matched against it).
+   * The hot path: called once per event read from the bus. Never throws; malformed facts (a
+   * malformed stream entry: the bus carried `p` but it is not valid msgpack facts) are counted and
+   * the event skipped (its account's subscribers cannot be matched against it).
+   *
+   * A false from `publish` means uWS had no socket on a topic the registry holds subscribers for:
+   * the two disagree, which open/close keep from happening (both update synchronously, and uWS
+   * calls `close` from inside `end`). It is counted, not thrown, so that a breach shows in
+   * /metrics instead of silently losing events.
    */
   deliver(ev: BusEvent): void {
     this.metrics.eventsIn++;
@@ -106,13 +119,14 @@ export class Registry {
       try {
         facts = decodeFacts(ev.facts);
       } catch {
-        this.metrics.malformedLunaMessages++;
+        this.metrics.malformedFacts++;
         return;
       }
     }
     const list = acct.list;
     let evaluated = 0;
-    let delivered = 0;
+    let published = 0;
+    let unheard = 0;
     for (let i = 0; i < list.length; i++) {
       const entry = list[i];
       const c = entry.compiled;
@@ -120,11 +134,12 @@ export class Registry {
         evaluated++;
         if (!c.predicate(facts!)) continue;
       }
-      this.publish(entry.topic, ev.frame);
-      delivered++;
+      if (!this.publish(entry.topic, ev.frame)) unheard++;
+      published++;
     }
     this.metrics.predicateEvaluations += evaluated;
-    this.metrics.deliveries += delivered;
+    this.metrics.topicPublishes += published;
+    this.metrics.topicPublishesNoSubscriber += unheard;
   }
 
   stats(): { accounts: number; topics: number; subscriptions: number; compiled: number } {

@@ -18,7 +18,7 @@ export interface SlowConsumerSweepOptions<S extends Backlogged> {
   /** Bytes of unsent data above which a socket is closed. */
   readonly limit: number;
   readonly close: (socket: S) => void;
-  /** A counter that moves when frames were handed to sockets (deliveries). */
+  /** A counter that moves when frames were handed to uWS for sockets (topic publishes). */
   readonly delivered: () => number;
   readonly intervalMs?: number;
 }

@@ -28,7 +28,7 @@ export function infoRoutes(table: RouteTable, ctx: WorkerContext): void {
   addRoute(table, 'GET', '/plugins', (ex) => ex.json(200, { plugins: ctx.plugins.list() }));
 
   addRoute(table, 'GET', '/metrics', (ex) => {
-    ex.send(200, 'text/plain; version=0.0.4; charset=utf-8', ctx.metrics.render(ctx.gauges()));
+    ex.send(200, 'text/plain; version=0.0.4; charset=utf-8', ctx.metrics.render({ gauges: ctx.gauges(), bus: ctx.bus.stats() }));
   });
 
   addRoute(table, 'GET', '/healthcheck', async (ex) => {

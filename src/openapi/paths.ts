@@ -199,7 +199,7 @@ export function buildPaths(maxListItems: number): Json {
         operationId: 'getMetrics',
         tags: ['info'],
         summary: 'Prometheus metrics',
-        description: 'Connections, subscriptions, distinct filters, events in, deliveries, drops, slow-consumer closes, stream lag, publish latency.',
+        description: 'Per worker: connections, closes by code, subscriptions, distinct filters, events in, predicate evaluations, topic publishes, slow-consumer closes, malformed entries and messages, stream lag and gaps, publish latency.',
         parameters: common,
         responses: { '200': ok('Prometheus text exposition format 0.0.4.', { 'text/plain': { schema: { type: 'string' } } }), ...errorResponses(COMMON_ERRORS) },
       },

@@ -32,6 +32,10 @@ export function socketHandlers(ctx: WorkerContext, registry: Registry, sockets: 
       sub.closed = true;
       sockets.delete(ws);
       registry.unsubscribe(sub.account, sub.filterKey);
+      // Every close, whoever started it: clients (1000, 1005), our shutdown (1001), uWS cutting a
+      // socket off at its backlog bound or idle timeout (1006), our limits (1009, 4008).
+      metrics.countClose(code);
+      // Only ours: a client may send 4008 itself.
       if (byUs && code === CloseCodes.SlowConsumer.code) metrics.slowConsumerCloses++;
       log.info({ request_id: sub.requestId, account_id: sub.account, code, duration_ms: Date.now() - sub.openedAt }, 'ws close');
       plugins.emitDisconnect({ account: sub.account, requestId: sub.requestId, filterKey: sub.filterKey }, code);

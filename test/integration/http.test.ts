@@ -117,7 +117,7 @@ test('GET /metrics is Prometheus text', async () => {
   const a = await http(`${gw.url}/metrics`);
   assert.equal(a.status, 200);
   assert.match(a.headers.get('content-type')!, /^text\/plain; version=0.0.4/);
-  for (const name of ['luna_sender_open_connections', 'luna_sender_subscriptions', 'luna_sender_distinct_filters', 'luna_sender_events_in_total', 'luna_sender_deliveries_total', 'luna_sender_drops_total', 'luna_sender_slow_consumer_closes_total', 'luna_sender_stream_lag_ms', 'luna_sender_publish_latency_seconds_count']) {
+  for (const name of ['luna_sender_open_connections', 'luna_sender_subscriptions', 'luna_sender_distinct_filters', 'luna_sender_events_in_total', 'luna_sender_topic_publishes_total', 'luna_sender_ws_closes_total', 'luna_sender_slow_consumer_closes_total', 'luna_sender_stream_lag_seconds', 'luna_sender_publish_latency_seconds_count']) {
     assert.match(a.text, new RegExp(`^# TYPE ${name.replace(/_count$/, '')} `, 'm'), name);
   }
   assert.match(a.text, /^luna_sender_published_events_total \d+$/m);
