@@ -1,4 +1,4 @@
-import { test, after } from 'node:test';
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect as netConnect } from 'node:net';
 import { startGateway, type Gateway } from '../helpers/gateway.js';
@@ -32,7 +32,7 @@ async function status(q: string): Promise<{ status: number; body?: any }> {
   }
 }
 
-test('setup', async () => {
+before(async () => {
   gw = await gwP;
 });
 
