@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/log.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
+import { collector, labelOf, publishWhenBack } from '../helpers/bus.js';
 
 /**
  * The Bus contract (src/bus/bus.ts), one suite run against every implementation. Every test makes
@@ -34,36 +35,10 @@ function event(label: string, account = ACCOUNT): BusEvent {
   return { account, frame, facts };
 }
 
-function labelOf(ev: BusEvent): string {
-  return /"label": "([^"]*)"/.exec(Buffer.from(ev.frame).toString('utf8'))![1];
-}
-
-/** A collector whose events are copied (the contract lets the bus reuse `frame` after the call). */
-function collector(): { events: BusEvent[]; onEvent: (ev: BusEvent) => void } {
-  const events: BusEvent[] = [];
-  return {
-    events,
-    onEvent: (ev) => events.push({ account: ev.account, frame: Buffer.from(ev.frame), facts: Buffer.from(ev.facts) }),
-  };
-}
-
 const isUnavailable = (err: unknown) => {
   assert.ok(err instanceof BusUnavailableError, `expected BusUnavailableError, got ${String(err)}`);
   return true;
 };
-
-/** Publishes one event until the bus takes it (it may be reconnecting); refusals must be BusUnavailableError. */
-async function publishWhenBack(bus: Bus, label: string): Promise<void> {
-  for (let i = 0; ; i++) {
-    try {
-      return await bus.publish([event(label)], 1000);
-    } catch (err) {
-      isUnavailable(err);
-      if (i > 100) throw err;
-      await new Promise((r) => setTimeout(r, 50)); // paces the retries while the client reconnects
-    }
-  }
-}
 
 function runContract(name: string, makeBus: () => Promise<Made>): void {
   describe(`Bus contract: ${name}`, () => {
@@ -196,10 +171,10 @@ function runContract(name: string, makeBus: () => Promise<Made>): void {
         // Once one publish is acknowledged after the outage, the bus has executed everything that
         // was still queued from before it (a refused batch included); the sentinel, published
         // only then, comes after all of it in the one total order.
-        await publishWhenBack(bus, 'back');
+        const back = await publishWhenBack(bus, 'back', (label) => event(label));
         await bus.publish([event('sentinel')], 2000);
-        await waitFor(() => c.events.some((e) => labelOf(e) === 'sentinel'), 'the sentinel');
-        assert.deepEqual(c.events.map(labelOf), ['before', 'back', 'sentinel'], 'the refused batch never arrived');
+        await waitFor(() => c.labels().includes('sentinel'), 'the sentinel');
+        assert.deepEqual(c.labels(), ['before', back, 'sentinel'], 'the refused batch never arrived');
       } finally {
         await cleanup();
       }
