@@ -1,6 +1,6 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../../test/helpers/port.js';
 
 /**
  * Child processes of one benchmark: every process is started in its own process group (detached)
@@ -28,17 +28,8 @@ function tasksetAvailable(): boolean {
 export const SERVER_CPU = '0';
 export const CLIENT_CPU = '1';
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
+// One freePort for tests and benchmarks (same concept: listen on 0, close).
+export { freePort };
 
 export interface SpawnOptions {
   cpu?: string;

@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './port.js';
 
 export interface TestRedis {
   port: number;
@@ -22,18 +23,6 @@ export interface TestRedis {
   kill(): Promise<void>;
   /** Start again after kill() on the same port. */
   start(): Promise<void>;
-}
-
-/** A port that was free a moment ago (listen on 0, close). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** One PING over a raw socket; resolves true on +PONG. */

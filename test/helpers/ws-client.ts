@@ -1,4 +1,5 @@
 import WebSocket from 'ws';
+import { withTimeout } from './timeout.js';
 
 export interface Client {
   ws: WebSocket;
@@ -34,15 +35,12 @@ export function connect(url: string, headers: Record<string, string> = {}): Prom
         closed,
         close: () => ws.close(),
         waitFor(n, timeoutMs = 10000) {
-          return new Promise((res, rej) => {
-            const timer = setTimeout(() => rej(new Error(`got ${messages.length} of ${n} messages`)), timeoutMs);
-            const check = () => {
-              if (messages.length >= n) {
-                clearTimeout(timer);
-                res(messages);
-              } else waiters.push(check);
-            };
+          const enough = new Promise<string[]>((res) => {
+            const check = () => (messages.length >= n ? res(messages) : waiters.push(check));
             check();
+          });
+          return withTimeout(enough, timeoutMs, `${n} messages`).catch((err: Error) => {
+            throw new Error(`got ${messages.length} of ${n} messages (${err.message})`);
           });
         },
       }),

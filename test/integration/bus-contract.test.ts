@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import type { Bus, BusEvent } from '../../src/bus/index.js';
+import { BusUnavailableError, type Bus, type BusEvent } from '../../src/bus/index.js';
 import { MemoryBus } from '../../src/bus/memory.js';
 import { RedisStreamBus } from '../../src/bus/redis-stream.js';
 import { loadConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/log.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { waitFor } from '../helpers/wait.js';
+import { collector, labelOf, publishWhenBack } from '../helpers/bus.js';
 
 /**
  * The Bus contract (src/bus/bus.ts), one suite run against every implementation. Every test makes
@@ -17,39 +19,28 @@ interface Made {
   /** Another reader of the same bus (multi-process fan-out); absent where there is only one. */
   makeSecondReader?: () => Promise<Bus>;
   cleanup: () => Promise<void>;
+  /**
+   * Makes the bus refuse publishes while it lasts (Redis: SIGSTOP, so publish times out), and ends
+   * it; absent where the only refusal is a closed bus (memory).
+   */
+  outage?: { begin(): void; end(): void };
 }
 
 const ACCOUNT = '6d9e2c7a-1b3f-4c5d-8e9f-0a1b2c3d4e5f';
 
 /** A frame (a JSON object text, as the Redis reader requires) and facts with every byte value. */
-export function event(label: string, account = ACCOUNT): BusEvent {
+function event(label: string, account = ACCOUNT): BusEvent {
   const frame = Buffer.from(`{"event": {"label": "${label}", "n": 12345678901234567890, "s": "\\u00e9 é"}, "handler_id": "h"}`);
   const facts = Buffer.concat([Buffer.from([0x00, 0xff, 0x80, 0x0d, 0x0a]), Buffer.from(label)]);
   return { account, frame, facts };
 }
 
-function labelOf(ev: BusEvent): string {
-  return /"label": "([^"]*)"/.exec(Buffer.from(ev.frame).toString('utf8'))![1];
-}
+const isUnavailable = (err: unknown) => {
+  assert.ok(err instanceof BusUnavailableError, `expected BusUnavailableError, got ${String(err)}`);
+  return true;
+};
 
-/** A collector whose events are copied (the contract lets the bus reuse `frame` after the call). */
-function collector(): { events: BusEvent[]; onEvent: (ev: BusEvent) => void } {
-  const events: BusEvent[] = [];
-  return {
-    events,
-    onEvent: (ev) => events.push({ account: ev.account, frame: Buffer.from(ev.frame), facts: Buffer.from(ev.facts) }),
-  };
-}
-
-export async function waitFor(cond: () => boolean, what: string, ms = 10000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-export function runContract(name: string, makeBus: () => Promise<Made>): void {
+function runContract(name: string, makeBus: () => Promise<Made>): void {
   describe(`Bus contract: ${name}`, () => {
     test('events published after start() are delivered, bytes of frame and facts exact', async () => {
       const { bus, cleanup } = await makeBus();
@@ -114,15 +105,77 @@ export function runContract(name: string, makeBus: () => Promise<Made>): void {
         await second.start(c2.onEvent);
         const batches = Array.from({ length: 10 }, (_, b) => Array.from({ length: 10 }, (_, i) => event(`r${b}-${i}`)));
         await Promise.all(batches.map((batch, i) => (i % 2 === 0 ? bus : second).publish(batch, 2000)));
-        await waitFor(() => c1.events.length >= 100 && c2.events.length >= 100, 'both readers');
-        await new Promise((r) => setTimeout(r, 200));
+        // Published after every batch was acknowledged: once it arrived, nothing else is still due.
+        await bus.publish([event('sentinel')], 2000);
+        const arrived = (c: ReturnType<typeof collector>) => c.events.some((e) => labelOf(e) === 'sentinel');
+        await waitFor(() => arrived(c1) && arrived(c2), 'the sentinel at both readers');
         const l1 = c1.events.map(labelOf);
         const l2 = c2.events.map(labelOf);
+        assert.equal(l1.pop(), 'sentinel');
         assert.equal(l1.length, 100);
         assert.equal(new Set(l1).size, 100, 'no event twice');
-        assert.deepEqual(l2, l1, 'same order for every reader');
+        assert.deepEqual(l2, [...l1, 'sentinel'], 'same order for every reader');
       } finally {
         await second.close();
+        await cleanup();
+      }
+    });
+
+    test('publish after close() rejects with BusUnavailableError; nothing of that batch is delivered', async () => {
+      const { bus, makeSecondReader, cleanup } = await makeBus();
+      // Another reader of the same bus witnesses the stream where there is one (Redis).
+      const witness = makeSecondReader === undefined ? undefined : await makeSecondReader();
+      try {
+        const c = collector();
+        const w = collector();
+        await bus.start(c.onEvent);
+        await witness?.start(w.onEvent);
+        await bus.publish([event('before')], 2000);
+        await waitFor(() => c.events.length === 1, 'the event before close');
+        await bus.close();
+        await assert.rejects(bus.publish([event('closed-1'), event('closed-2')], 2000), isUnavailable);
+        if (witness !== undefined) {
+          await witness.publish([event('sentinel')], 2000);
+          await waitFor(() => w.events.some((e) => labelOf(e) === 'sentinel'), 'the sentinel');
+          assert.deepEqual(w.events.map(labelOf), ['before', 'sentinel'], 'the refused batch is not in the stream');
+        } else {
+          // The memory bus delivers on a microtask after publish; one macrotask turn is later than
+          // any delivery it could still make, so this is not a guess at a duration.
+          await new Promise((r) => setImmediate(r));
+        }
+        assert.deepEqual(c.events.map(labelOf), ['before'], 'a closed bus delivers nothing');
+      } finally {
+        await witness?.close();
+        await cleanup();
+      }
+    });
+
+    test('a batch refused with BusUnavailableError is never delivered, not even after the bus recovers', async (t) => {
+      const { bus, outage, cleanup } = await makeBus();
+      if (outage === undefined) {
+        await cleanup();
+        t.skip('no outage to inject: this bus refuses only when closed (see publish after close)');
+        return;
+      }
+      try {
+        const c = collector();
+        await bus.start(c.onEvent);
+        await bus.publish([event('before')], 2000);
+        await waitFor(() => c.events.length === 1, 'the event before the outage');
+        outage.begin();
+        try {
+          await assert.rejects(bus.publish([event('lost-1'), event('lost-2')], 300), isUnavailable);
+        } finally {
+          outage.end();
+        }
+        // Once one publish is acknowledged after the outage, the bus has executed everything that
+        // was still queued from before it (a refused batch included); the sentinel, published
+        // only then, comes after all of it in the one total order.
+        const back = await publishWhenBack(bus, 'back', (label) => event(label));
+        await bus.publish([event('sentinel')], 2000);
+        await waitFor(() => c.labels().includes('sentinel'), 'the sentinel');
+        assert.deepEqual(c.labels(), ['before', back, 'sentinel'], 'the refused batch never arrived');
+      } finally {
         await cleanup();
       }
     });
@@ -168,5 +221,6 @@ runContract('RedisStreamBus', async () => {
     bus,
     makeSecondReader: async () => new RedisStreamBus(config, log),
     cleanup: () => bus.close(),
+    outage: { begin: () => redis.pause(), end: () => redis.resume() },
   };
 });

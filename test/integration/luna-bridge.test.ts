@@ -107,6 +107,8 @@ describe('LunaBridge', () => {
       assert.equal(await admin.publish(`${prefix}:${ACCOUNT.toUpperCase()}`, msg1), 1, 'exactly one subscriber');
       assert.equal(await admin.publish(`${prefix}:${ACCOUNT}`, msg2), 1);
       await waitFor(async () => (await entries(key)).length >= 3, 'three entries');
+      // Real time, not a sentinel: a duplicate would come from another node, whose pipeline a
+      // sentinel bridged by the holder does not flush; two lease periods let a wrongful holder act.
       await sleep(LEASE_TTL * 2);
       let got = await entries(key);
       assert.equal(got.length, 3, 'each message bridged once');
@@ -124,7 +126,7 @@ describe('LunaBridge', () => {
       await waitFor(() => holders(rest).length === 1, 'a new holder', 10000);
       assert.equal(await admin.publish(`${prefix}:${ACCOUNT}`, msg2), 1, 'exactly one subscriber after takeover');
       await waitFor(async () => (await entries(key)).length >= 4, 'fourth entry');
-      await sleep(LEASE_TTL * 2);
+      await sleep(LEASE_TTL * 2); // as above: time for a second holder to appear and bridge
       got = await entries(key);
       assert.equal(got.length, 4);
       assert.equal(holders(rest).length, 1, 'still one holder');
@@ -154,7 +156,7 @@ describe('LunaBridge', () => {
     try {
       await waitFor(() => out.includes('holder'), 'the child to hold the lease');
       await bridge.start();
-      await sleep(LEASE_TTL);
+      await sleep(LEASE_TTL); // a full lease period: a bridge that ignored the child's lease would hold it by now
       assert.equal(bridge.isHolder(), false, 'the lease is held by the child');
       child.kill('SIGKILL');
       await exited;
@@ -162,7 +164,7 @@ describe('LunaBridge', () => {
       const msg = `{"handler_id": "h", "events": [{"k": 1}], "event_create_time": "c", "event_end_time": "e"}`;
       assert.equal(await admin.publish(`${prefix}:${ACCOUNT}`, msg), 1);
       await waitFor(async () => (await entries(key)).length >= 1, 'entry');
-      await sleep(LEASE_TTL * 2);
+      await sleep(LEASE_TTL * 2); // time for the killed child's lease to be wrongly honoured or doubled
       assert.equal((await entries(key)).length, 1);
     } finally {
       child.kill('SIGKILL');
@@ -192,7 +194,7 @@ describe('LunaBridge', () => {
       await waitFor(async () => (await entries(key)).length >= 1, 'the good message');
       const total = () => nodes.reduce((n, x) => n + x.metrics.malformedLunaMessages, 0);
       await waitFor(() => total() === bad.length, 'malformed count');
-      await sleep(LEASE_TTL);
+      await sleep(LEASE_TTL); // real time: a non-holder that bridged a message would not be flushed by a sentinel
       const got = await entries(key);
       assert.equal(got.length, 1);
       assert.match(got[0].f, /^\{"event": \{"good": true\}, "handler_id": "h"/);

@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, startRedis } from '../helpers/redis.js';
+import { freePort } from '../helpers/port.js';
+import { startRedis } from '../helpers/redis.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const PM2 = join(ROOT, 'node_modules', '.bin', 'pm2');

@@ -9,7 +9,8 @@ import { loadConfig } from '../../src/config/index.js';
 import { encodeFacts, extractFacts } from '../../src/filters/index.js';
 import { createLogger } from '../../src/log.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
-import { sleep, waitFor } from '../helpers/wait.js';
+import { waitFor } from '../helpers/wait.js';
+import { collector, publishWhenBack } from '../helpers/bus.js';
 
 /**
  * Failure paths of the Redis stream bus against a real redis-server: hung (SIGSTOP), stopped,
@@ -45,35 +46,16 @@ function ev(label: string): BusEvent {
   return { account: ACCOUNT, frame: Buffer.from(`{"event": {"label": "${label}"}, "handler_id": "h"}`), facts: Buffer.from([1, 2, 3]) };
 }
 
-function labels(events: BusEvent[]): string[] {
-  return events.map((e) => /"label": "([^"]*)"/.exec(Buffer.from(e.frame).toString())![1]);
-}
-
-function collect(): { events: BusEvent[]; onEvent: (e: BusEvent) => void } {
-  const events: BusEvent[] = [];
-  return { events, onEvent: (e) => events.push({ account: e.account, frame: Buffer.from(e.frame), facts: Buffer.from(e.facts) }) };
-}
-
-
-/** Publish until one attempt succeeds (the bus is reconnecting); returns the label that made it. */
-async function publishWhenBack(bus: RedisStreamBus, base: string): Promise<string> {
-  for (let i = 0; ; i++) {
-    const label = `${base}-${i}`;
-    try {
-      await bus.publish([ev(label)], 1000);
-      return label;
-    } catch (err) {
-      assert.ok(err instanceof BusUnavailableError, String(err));
-      if (i > 200) throw err;
-      await sleep(50);
-    }
-  }
+/** Publishes a sentinel and waits for it: in the one stream order, nothing published before it is still due. */
+async function publishAndSee(bus: RedisStreamBus, c: { labels: () => string[] }): Promise<void> {
+  await bus.publish([ev('sentinel')], 2000);
+  await waitFor(() => c.labels().includes('sentinel'), 'the sentinel');
 }
 
 describe('RedisStreamBus against failures', () => {
   test('a publish to a hung Redis times out, and that batch is never delivered after Redis resumes', async () => {
     const { bus, key } = makeBus();
-    const c = collect();
+    const c = collector();
     await bus.start(c.onEvent);
     await bus.publish([ev('before')], 2000);
     await waitFor(() => c.events.length === 1, 'first event');
@@ -86,15 +68,14 @@ describe('RedisStreamBus against failures', () => {
         return true;
       });
       await assert.rejects(bus.check(300), /^Error: redis: timeout after 300ms$/);
-      await sleep(300);
     } finally {
       redis.resume();
     }
     // The timed-out command was in the server's input buffer; it runs now and must append nothing.
-    const after = await publishWhenBack(bus, 'after');
-    await waitFor(() => labels(c.events).includes(after), 'the event published after resume');
-    await sleep(300);
-    assert.deepEqual(labels(c.events), ['before', after]);
+    // Published after one publish was acknowledged, so after whatever Redis still had queued.
+    const after = await publishWhenBack(bus, 'after', ev);
+    await publishAndSee(bus, c);
+    assert.deepEqual(c.labels(), ['before', after, 'sentinel']);
     const all = (await admin.xrange(key, '-', '+')).map(([, f]) => f[f.indexOf('f') + 1]);
     assert.equal(all.filter((f) => f.includes('lost-')).length, 0, 'nothing of the timed-out batch is in the stream');
   });
@@ -117,26 +98,25 @@ describe('RedisStreamBus against failures', () => {
     } finally {
       await redis.start();
     }
-    await publishWhenBack(bus, 'back');
+    await publishWhenBack(bus, 'back', ev);
   });
 
   test('the reader survives a Redis restart and delivers events published after it (the stream is empty after restart: no persistence)', async () => {
     const { bus } = makeBus();
-    const c = collect();
+    const c = collector();
     await bus.start(c.onEvent);
     await bus.publish([ev('pre')], 2000);
     await waitFor(() => c.events.length === 1, 'pre');
     await redis.restart();
-    const label = await publishWhenBack(bus, 'post');
-    await waitFor(() => labels(c.events).includes(label), 'event after restart');
-    await sleep(200);
-    assert.deepEqual(labels(c.events), ['pre', label], 'no failed attempt delivered, nothing twice');
+    const label = await publishWhenBack(bus, 'post', ev);
+    await publishAndSee(bus, c);
+    assert.deepEqual(c.labels(), ['pre', label, 'sentinel'], 'no failed attempt delivered, nothing twice');
     assert.equal(bus.stats().gaps, 0);
   });
 
   test('a killed reader connection resumes from its last id: entries appended meanwhile arrive exactly once', async () => {
     const { bus, key } = makeBus();
-    const c = collect();
+    const c = collector();
     await bus.start(c.onEvent);
     await bus.publish([ev('e0')], 2000);
     await waitFor(() => c.events.length === 1, 'e0');
@@ -145,10 +125,9 @@ describe('RedisStreamBus against failures', () => {
     for (let i = 1; i <= 5; i++) p.xadd(key, '*', 'a', ACCOUNT, 'f', `{"event": {"label": "e${i}"}, "handler_id": "h"}`, 'p', 'x');
     await p.exec();
     await waitFor(() => c.events.length >= 6, 'entries appended during the outage');
-    const label = await publishWhenBack(bus, 'e6');
-    await waitFor(() => labels(c.events).includes(label), 'entry after reconnect');
-    await sleep(200);
-    assert.deepEqual(labels(c.events), ['e0', 'e1', 'e2', 'e3', 'e4', 'e5', label]);
+    const label = await publishWhenBack(bus, 'e6', ev);
+    await publishAndSee(bus, c);
+    assert.deepEqual(c.labels(), ['e0', 'e1', 'e2', 'e3', 'e4', 'e5', label, 'sentinel']);
     assert.equal(bus.stats().gaps, 0);
   });
 
@@ -158,7 +137,7 @@ describe('RedisStreamBus against failures', () => {
     try {
       const { bus, key } = makeBus({ SENDER_STREAM_MAXLEN: '10' }, { gapCheckAfterMs: 50 });
       let blocked = false;
-      const c = collect();
+      const c = collector();
       await bus.start((e) => {
         c.onEvent(e);
         if (blocked) return;
@@ -177,7 +156,7 @@ describe('RedisStreamBus against failures', () => {
       const s = bus.stats();
       assert.equal(s.gaps + s.eventsIn, 201, 'every entry is either delivered or counted lost');
       assert.ok(remaining < 50, `stream was trimmed (length ${remaining})`);
-      const got = labels(c.events).slice(1);
+      const got = c.labels().slice(1);
       assert.deepEqual(got, Array.from({ length: remaining }, (_, i) => `t${201 - remaining + i}`), 'the newest entries, in order');
     } finally {
       await admin.config('SET', 'stream-node-max-entries', '100');
@@ -186,7 +165,7 @@ describe('RedisStreamBus against failures', () => {
 
   test('malformed entries written directly are skipped and counted; the reader goes on', async () => {
     const { bus, key } = makeBus();
-    const c = collect();
+    const c = collector();
     await bus.start(c.onEvent);
     await admin.xadd(key, '*', 'f', '{"event": {}, "handler_id": "h"}', 'p', 'x'); // no account
     await admin.xadd(key, '*', 'a', ACCOUNT, 'p', 'x'); // no frame
@@ -196,14 +175,14 @@ describe('RedisStreamBus against failures', () => {
     await admin.xadd(key, '*', 'a', ACCOUNT, 'f', '{"handler_id": "h"}'); // no event to take facts from
     await bus.publish([ev('good')], 2000);
     await waitFor(() => c.events.length === 1, 'the good entry');
-    assert.deepEqual(labels(c.events), ['good']);
+    assert.deepEqual(c.labels(), ['good']);
     assert.equal(bus.stats().malformed, 6);
     assert.equal(bus.stats().eventsIn, 1);
   });
 
   test('an entry written by a third-party producer in the documented format is delivered', async () => {
     const { bus, key } = makeBus();
-    const c = collect();
+    const c = collector();
     await bus.start(c.onEvent);
     const eventText = '{"source": "cam-1", "big": 12345678901234567890,  "age": 30.0}';
     const frame = `{"event": ${eventText}, "handler_id": "hid", "event-create-time": "t0", "event-end-time": "t1", "Luna-Request-id": "1700000000,00000000-0000-4000-8000-000000000000"}`;

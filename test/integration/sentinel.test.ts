@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { startGateway } from '../helpers/gateway.js';
-import { freePort, startRedis } from '../helpers/redis.js';
+import { freePort } from '../helpers/port.js';
+import { startRedis } from '../helpers/redis.js';
 import { connect } from '../helpers/ws-client.js';
 import { ACCOUNT, http, publish, publishBody } from '../helpers/http.js';
 

@@ -1,6 +1,6 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, maskedConfig, configAsText, workerCount, MASK } from '../../src/config/index.js';
@@ -47,6 +47,7 @@ test('integers written as decimals are refused, not truncated', () => {
 
 test('SENDER_CONFIG file: values apply, environment wins, unknown keys are errors', () => {
   const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'c.json');
   writeFileSync(file, JSON.stringify({ SENDER_PORT: 7000, SENDER_STREAM_KEY: 'k1' }));
   const c = loadConfig({ SENDER_CONFIG: file, SENDER_STREAM_KEY: 'k2' });
