@@ -58,7 +58,12 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => stop('SIGINT'));
   // A worker whose supervisor is gone (even SIGKILLed) must not linger holding the port.
   process.once('disconnect', () => stop('supervisor gone'));
-  running = await worker.startWorker(config, { log });
+  try {
+    running = await worker.startWorker(config, { log });
+  } catch (err) {
+    if ((err as Error).name === 'ListenError') die((err as Error).message);
+    throw err;
+  }
   // Tell a supervising parent (ours or a test) which port we got.
   process.send?.({ type: 'listening', port: running.port });
 }
