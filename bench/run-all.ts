@@ -8,7 +8,7 @@ import { printPublish, publishOptions, runPublish } from './publish/run.js';
 /**
  * The one command (`npm run bench`): every benchmark with modest defaults (about 8-10 minutes on
  * 2 cores), one table each. Flags are passed through to every benchmark (see each run.ts), e.g.
- *   node dist/bench/run-all.js --only fanout,memory --reps 5 --subs 5000 --find-max
+ *   node build/bench/run-all.js --only fanout,memory --reps 5 --subs 5000 --find-max
  * By default the fan-out runs the filter mix, then the same load without filters (product vs
  * ceiling), then --find-max (B=1) with --find-subs (200) subscribers; 2 repetitions of fixed-rate runs.
  */

@@ -36,9 +36,16 @@ async function main(): Promise<void> {
     const { runSupervisor } = await import('./supervisor.js');
     return runSupervisor(config, n, log);
   }
-  const running = await worker.startWorker(config, { log });
+  // Handlers go in before the worker starts: its listening line is logged inside startWorker, and
+  // a signal sent as soon as that line appears must not meet Node's default (die without closing).
+  // A signal while starting exits at once; there is nothing to drain yet.
+  let running: Awaited<ReturnType<typeof worker.startWorker>> | undefined;
+  let stopping = false;
   const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
     log.info({ signal }, 'shutting down');
+    if (running === undefined) process.exit(0);
     running.close().then(
       () => process.exit(0),
       (err: unknown) => {
@@ -51,6 +58,12 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => stop('SIGINT'));
   // A worker whose supervisor is gone (even SIGKILLed) must not linger holding the port.
   process.once('disconnect', () => stop('supervisor gone'));
+  try {
+    running = await worker.startWorker(config, { log });
+  } catch (err) {
+    if ((err as Error).name === 'ListenError') die((err as Error).message);
+    throw err;
+  }
   // Tell a supervising parent (ours or a test) which port we got.
   process.send?.({ type: 'listening', port: running.port });
 }

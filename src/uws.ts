@@ -35,3 +35,38 @@ function loadNative(): typeof UWS {
 
 export const uws: typeof UWS = loadNative();
 export type { UWS };
+
+/** A listen that failed: uWS reports no errno, only that it could not bind. */
+export class ListenError extends Error {
+  override readonly name = 'ListenError';
+}
+
+/** uWS's ListenOptions.LIBUS_LISTEN_EXCLUSIVE_PORT (typings: docs/index.d.ts): bind without SO_REUSEPORT. */
+const LIBUS_LISTEN_EXCLUSIVE_PORT = 1;
+
+/**
+ * Listens on host:port. By default uWS sets SO_REUSEPORT, so processes of one user share a port and
+ * the kernel spreads connections between them: the design with Redis (workers, PM2 instances).
+ * `exclusive` binds without it, which fails when any socket holds the port, SO_REUSEPORT or not
+ * (and keeps later ones out): on the in-process bus a second gateway on the port would take half
+ * the connections and see only its own publishes. The typings lack the (host, port, options, cb)
+ * overload that the native binary has, hence the cast.
+ */
+export function listen(app: UWS.TemplatedApp, host: string, port: number, opts: { exclusive: boolean }): Promise<UWS.us_listen_socket> {
+  type Cb = (s: UWS.us_listen_socket | false) => void;
+  const withOptions = app.listen as unknown as (host: string, port: number, options: number, cb: Cb) => UWS.TemplatedApp;
+  return new Promise((resolve, reject) => {
+    const done: Cb = (s) => {
+      if (s) return resolve(s);
+      reject(
+        new ListenError(
+          opts.exclusive
+            ? `cannot listen on ${host}:${port}: the port is in use (or the address cannot be bound). On the in-process bus the gateway does not share its port: a second one would take half the connections and see only its own publishes. Stop the other process, choose another SENDER_PORT, or set REDIS_URL to run several processes on one port.`
+            : `cannot listen on ${host}:${port}: the port is in use by a process that does not share it (or the address cannot be bound)`,
+        ),
+      );
+    };
+    if (opts.exclusive) withOptions.call(app, host, port, LIBUS_LISTEN_EXCLUSIVE_PORT, done);
+    else app.listen(host, port, done);
+  });
+}

@@ -1,4 +1,4 @@
-import { uws, type UWS } from './uws.js';
+import { listen, uws, type UWS } from './uws.js';
 import type { Config } from './config/index.js';
 import { createBus, type Bus, type BusEvent } from './bus/index.js';
 import type { WorkerContext } from './context.js';
@@ -85,9 +85,8 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
     delivered: () => metrics.topicPublishes,
   });
 
-  const listenSocket = await new Promise<UWS.us_listen_socket>((resolve, reject) => {
-    app.listen(config.SENDER_HOST, config.SENDER_PORT, (s) => (s ? resolve(s) : reject(new Error(`cannot listen on ${config.SENDER_HOST}:${config.SENDER_PORT}`))));
-  });
+  // Port sharing is for workers of one Redis stream; an in-process bus refuses to share (SPEC 11).
+  const listenSocket = await listen(app, config.SENDER_HOST, config.SENDER_PORT, { exclusive: bus.kind === 'memory' });
   const port = uws.us_socket_local_port(listenSocket as unknown as UWS.us_socket);
   log.info({ port, host: config.SENDER_HOST, bus: bus.kind }, `luna-sender listening on ${config.SENDER_HOST}:${port}`);
 

@@ -13,7 +13,7 @@ import { Load, type RunResult, type Subscription } from './harness.js';
  * the other two. With --find-max, the rate is raised until loss > --max-loss or p99 > --max-p99,
  * and p99 is measured again at half the maximum.
  *
- *   node dist/bench/fanout/run.js [--subs 2000] [--rate 40] [--batch 10] [--seconds 8]
+ *   node build/bench/fanout/run.js [--subs 2000] [--rate 40] [--batch 10] [--seconds 8]
  *     [--payload small,full] [--servers product,ceiling,baseline] [--reps 3] [--clients 2]
  *     [--find-max] [--find-batch 1] [--find-payload small] [--start-rate 50] [--step 1.6] [--find-seconds 4]
  *     [--max-loss 0.001] [--max-p99 100] [--max-rate 20000]

@@ -14,7 +14,7 @@ import { ACCOUNT } from '../fanout/events.js';
  * (the compiled predicate is cached after the first) and all distinct (a compile per upgrade).
  * Target: >= 5k upgrades/s per worker with a 5-parameter filter.
  *
- *   node dist/bench/handshake/run.js [--n 4000] [--waves 3] [--concurrency 64] [--clients 2]
+ *   node build/bench/handshake/run.js [--n 4000] [--waves 3] [--concurrency 64] [--clients 2]
  *     [--servers product,ceiling,baseline]
  */
 export interface HandshakeOptions {

@@ -8,7 +8,7 @@
 //
 // Latency needs a clock shared by the publishing and the receiving VU: both are in this k6 process,
 // so Date.now() (ms) is used; k6 has no sub-millisecond clock. For sub-ms figures use the Node
-// harness (node dist/bench/fanout/run.js).
+// harness (node build/bench/fanout/run.js).
 import ws from 'k6/ws';
 import http from 'k6/http';
 import { check } from 'k6';

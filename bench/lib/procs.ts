@@ -8,7 +8,8 @@ import { freePort } from '../../test/helpers/port.js';
  * benchmark ends, fails, or is interrupted. Nothing is found by name; only the pids we started.
  */
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-export const DIST = `${ROOT}dist/`;
+/** The dev build (tsconfig.json): benchmarks spawn the same compiled code they import. */
+export const BUILD = `${ROOT}build/`;
 
 let hasTaskset: boolean | undefined;
 function tasksetAvailable(): boolean {
@@ -165,7 +166,7 @@ export async function withProcs<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 export function nodeScript(name: string, script: string, args: string[], opts: SpawnOptions = {}): Proc {
-  return start(name, process.execPath, [...(opts.nodeFlags ?? []), `${DIST}${script}`, ...args], opts);
+  return start(name, process.execPath, [...(opts.nodeFlags ?? []), `${BUILD}${script}`, ...args], opts);
 }
 
 export async function startRedis(): Promise<{ proc: Proc; url: string; port: number }> {

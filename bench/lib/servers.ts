@@ -24,7 +24,7 @@ export async function waitHttp(proc: Proc, port: number, timeoutMs: number): Pro
 
 /**
  * The three servers under test, each started pinned to the server CPU:
- *   product  - the gateway (dist/src/main.js) on the Redis bus, SENDER_WORKERS workers (default 1)
+ *   product  - the gateway (build/src/main.js) on the Redis bus, SENDER_WORKERS workers (default 1)
  *   ceiling  - bench/fanout/servers/ceiling.ts: minimal uWS, one topic per account, no filters
  *   baseline - bench/fanout/servers/ws-baseline.ts: node:http + ws, per-subscriber filter loop
  */

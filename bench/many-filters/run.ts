@@ -14,7 +14,7 @@ import { Load, type RunResult, type Subscription } from '../fanout/harness.js';
  * are different and every subscriber's expected count is known. Target: CPU per delivery with
  * N distinct filters <= 2x the single-filter figure.
  *
- *   node dist/bench/many-filters/run.js [--subs 10000] [--rate 10] [--batch 10] [--seconds 8] [--reps 3]
+ *   node build/bench/many-filters/run.js [--subs 10000] [--rate 10] [--batch 10] [--seconds 8] [--reps 3]
  */
 export interface ManyFiltersOptions {
   subs: number;

@@ -14,7 +14,7 @@ import { ACCOUNT, FILTER_MIX, classOf } from '../fanout/events.js';
  * (`ulimit -Hn`); raise --waves/--per-wave where the limit allows.
  * Target: <= 2 KB RSS per idle subscription.
  *
- *   node dist/bench/memory/run.js [--waves 4] [--per-wave 4900] [--settle 2000] [--servers product,ceiling,baseline]
+ *   node build/bench/memory/run.js [--waves 4] [--per-wave 4900] [--settle 2000] [--servers product,ceiling,baseline]
  */
 export interface MemoryOptions {
   waves: number;

@@ -3,7 +3,7 @@
  * interpreter (on the raw event), compile time per filter, and the per-event cost of facts
  * extraction and msgpack encode/decode.
  *
- *   npx tsc -p . && node dist/bench/micro/filters.js
+ *   npx tsc -p . && node build/bench/micro/filters.js
  *
  * Each figure is the median of 5 timed runs after a warm-up run.
  */

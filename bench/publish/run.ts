@@ -12,7 +12,7 @@ import { ACCOUNT, EventMaker, nowMs, publishBody } from '../fanout/events.js';
  * (each request is an XADD pipeline and waits for Redis) and on the in-process bus; the ceiling
  * (no bus, no validation) is for reference.
  *
- *   node dist/bench/publish/run.js [--batches 1,10] [--connections 32] [--duration 6]
+ *   node build/bench/publish/run.js [--batches 1,10] [--connections 32] [--duration 6]
  *     [--servers product,product-memory,ceiling]
  */
 export interface PublishOptions {

@@ -2,7 +2,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 
 /**
- * Preloaded into the gateway by the soak (`node --import <this file> dist/src/main.js`), so the
+ * Preloaded into the gateway by the soak (`node --import <this file> build/src/main.js`), so the
  * server's own event-loop delay and heap are measured without a change to src/. Every SOAK_ELD_MS
  * (10 s) it writes one line to stderr and starts a new window:
  *   soak-eld {"p50":ms,"p99":ms,"max":ms,"n":samples,"heapFloorMb":..,"heapTotalMb":..,"externalMb":..}

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { num, parseArgs } from '../lib/args.js';
 import { treeCpuSeconds, treeRssBytes } from '../lib/proc.js';
-import { CLIENT_CPU, DIST, nodeScript, sleep, startRedis, stopAll, type Proc } from '../lib/procs.js';
+import { BUILD, CLIENT_CPU, nodeScript, sleep, startRedis, stopAll, type Proc } from '../lib/procs.js';
 import { startServer } from '../lib/servers.js';
 import { histQuantile, newHist } from '../lib/stats.js';
 import { renderTable, type Cell } from '../lib/table.js';
@@ -16,7 +16,7 @@ import { LATENCY_RULE, RSS_RULE, latencyLimit, rssLimit, trend, type Trend } fro
  * keep connecting and leaving, sampled every `--sample` seconds for `--minutes`; prints the
  * samples and the growth trend of RSS and latency over the second half of the run.
  *
- *   node dist/bench/soak/run.js [--minutes 10] [--rate 1000] [--batch 10] [--subscribers 500]
+ *   node build/bench/soak/run.js [--minutes 10] [--rate 1000] [--batch 10] [--subscribers 500]
  *                               [--churn 10] [--clients 2] [--sample 10]  (env SOAK_SERVER_NODE_FLAGS: node flags for the server)
  *
  * Server and Redis on CPU 0, subscriber and publisher children and this orchestrator on CPU 1
@@ -305,7 +305,7 @@ async function main(): Promise<void> {
       `churn ${CHURN}/s, sample every ${SAMPLE_S} s\n`,
   );
   const redis = await startRedis();
-  const probe = pathToFileURL(`${DIST}bench/soak/eld-probe.js`).href;
+  const probe = pathToFileURL(`${BUILD}bench/soak/eld-probe.js`).href;
   const server = await startServer('product', { redisUrl: redis.url, nodeFlags: [...SERVER_NODE_FLAGS, '--import', probe] });
   const port = server.port;
 

@@ -12,7 +12,7 @@ const SPEC_TYPES = ['application/x-yaml', 'text/html', 'application/json'] as co
 const SPEC_ALIASES = { 'application/yaml': 'application/x-yaml', 'text/yaml': 'application/x-yaml' } as const;
 const HTML = 'text/html; charset=utf-8';
 
-/** The markdown sources of the manual, relative to the package root (this file runs from dist/src/http/). */
+/** The markdown sources of the manual, relative to the package root (this file runs from dist/src/http/ or build/src/http/). */
 export const DOCS_DIR = new URL('../../../docs/', import.meta.url);
 
 /**

@@ -32,7 +32,7 @@ export interface GatewayProcess {
 }
 
 /**
- * `node dist/src/main.js` as a child process (what `npm start` runs), resolved when its start-up
+ * `node build/src/main.js` as a child process (the code `npm start` runs from dist/, compiled with the tests), resolved when its start-up
  * log line names the port. Rejects with the output when it exits first.
  */
 export function spawnGateway(env: Record<string, string> = {}, timeoutMs = 20000): Promise<GatewayProcess> {

@@ -5,7 +5,7 @@ import { startRedis, type TestRedis } from '../helpers/redis.js';
 import { connect, type Client } from '../helpers/ws-client.js';
 import { ACCOUNT, http, publish, publishBody } from '../helpers/http.js';
 
-// Real worker processes under the real supervisor (`node dist/src/main.js`), on a real Redis that
+// Real worker processes under the real supervisor (`node build/src/main.js`), on a real Redis that
 // persists (appendonly) so a restart keeps the stream, as a production Redis would.
 let redis: TestRedis;
 let gw: GatewayProcess;

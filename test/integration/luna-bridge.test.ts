@@ -18,14 +18,14 @@ import { sleep, waitFor } from '../helpers/wait.js';
  */
 const ACCOUNT = 'a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d';
 const LEASE_TTL = 300;
-const DIST = new URL('../../src/', import.meta.url).href;
+const SRC = new URL('../../src/', import.meta.url).href;
 /** A bridge in a child process (configured from its environment); prints `holder` once it holds. */
 const CHILD = `
-import { loadConfig } from '${DIST}config/index.js';
-import { createLogger } from '${DIST}log.js';
-import { Metrics } from '${DIST}metrics.js';
-import { RedisStreamBus } from '${DIST}bus/redis-stream.js';
-import { LunaBridge } from '${DIST}inputs/luna-bridge.js';
+import { loadConfig } from '${SRC}config/index.js';
+import { createLogger } from '${SRC}log.js';
+import { Metrics } from '${SRC}metrics.js';
+import { RedisStreamBus } from '${SRC}bus/redis-stream.js';
+import { LunaBridge } from '${SRC}inputs/luna-bridge.js';
 const config = loadConfig();
 const log = createLogger('silent');
 const bridge = new LunaBridge(config, log, new RedisStreamBus(config, log), new Metrics(), {
