@@ -77,7 +77,7 @@ function errorResponses(cases: readonly ErrorCase[]): Json {
 
 /** Cases every operation shares: the request id check (router) and the catch-all for bugs. */
 const COMMON_ERRORS: readonly ErrorCase[] = [
-  [Errors.BadQueryOrHeader, "malformed 'Luna-Request-Id' header"],
+  [Errors.BadQueryOrHeader, "malformed 'Luna-Request-Id' header, or a repeated 'Luna-Account-Id', 'Luna-Request-Id', 'Content-Length' or 'Transfer-Encoding' line"],
   [Errors.Internal, 'anything unexpected; the detail never carries a stack'],
 ];
 

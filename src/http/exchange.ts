@@ -2,6 +2,7 @@ import type { UWS } from '../uws.js';
 import { LunaError, statusLine } from '../errors.js';
 import type { Logger } from '../log.js';
 import { checkRequestId } from '../events/index.js';
+import { readHeaders } from './headers.js';
 
 /**
  * One HTTP request/response pair. Everything needed from uWS's HttpRequest is copied in the
@@ -16,8 +17,8 @@ export class Exchange {
   readonly headers: Readonly<Record<string, string>>;
   /** The request's own id when valid, otherwise a generated one (also when malformed). */
   readonly requestId: string;
-  /** Set when the client sent a Luna-Request-Id that does not match the pattern. */
-  private readonly requestIdProblem: LunaError | undefined;
+  /** A repeated single-line header, else a Luna-Request-Id that does not match the pattern. */
+  private readonly headerProblem: LunaError | undefined;
   readonly started = process.hrtime.bigint();
   aborted = false;
   done = false;
@@ -34,26 +35,24 @@ export class Exchange {
     this.method = req.getCaseSensitiveMethod();
     this.path = req.getUrl();
     this.query = req.getQuery() ?? '';
-    const headers: Record<string, string> = Object.create(null);
-    req.forEach((k, v) => {
-      // A repeated header keeps its first value; uWS hands header names in lower case.
-      if (!(k in headers)) headers[k] = v;
-    });
+    const { values: headers, problem } = readHeaders(req);
     this.headers = headers;
     const length = headers['content-length'];
-    this.bodyPending = (length !== undefined && length !== '0') || headers['transfer-encoding'] !== undefined;
-    const rid = checkRequestId(headers['luna-request-id']);
+    // With a repeated header the body's framing cannot be trusted: the answer closes the connection.
+    this.bodyPending = (length !== undefined && length !== '0') || headers['transfer-encoding'] !== undefined || problem !== undefined;
+    // Two Luna-Request-Id lines: neither is echoed.
+    const rid = checkRequestId(problem === undefined ? headers['luna-request-id'] : undefined);
     this.requestId = rid.id;
-    this.requestIdProblem = rid.error;
+    this.headerProblem = problem ?? rid.error;
     res.onAborted(() => {
       this.aborted = true;
       this.finish(499);
     });
   }
 
-  /** The first problem of SPEC's order that belongs to every request: a malformed request id. */
-  requestIdError(): LunaError | undefined {
-    return this.requestIdProblem;
+  /** The first problem that belongs to every request: a repeated header, then a malformed request id. */
+  headerError(): LunaError | undefined {
+    return this.headerProblem;
   }
 
   send(status: number, contentType: string | undefined, body: string | Uint8Array, headers?: Record<string, string>, close = false): void {
