@@ -53,7 +53,7 @@ test('regression: repeated Luna-Account-Id, Luna-Request-Id, Content-Length, Tra
   }
 });
 
-test('regression: non-ASCII bytes inside Luna-Account-Id are 400 12012 on /publish and /ws', async () => {
+test('non-ASCII bytes inside Luna-Account-Id (raw or UTF-8) are 400 12012 on /publish and /ws, not 403', async () => {
   const bad = Buffer.concat([Buffer.from(ACCOUNT.slice(0, 10)), Buffer.from([0xe9]), Buffer.from(ACCOUNT.slice(11))]);
   const utf8 = Buffer.concat([Buffer.from(ACCOUNT.slice(0, 10)), Buffer.from('é'), Buffer.from(ACCOUNT.slice(12))]);
   for (const value of [bad, utf8]) {
