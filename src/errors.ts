@@ -66,11 +66,10 @@ export class LunaError extends Error {
 }
 
 /**
- * WebSocket close codes the server sends. 1001 and 1009 are RFC 6455; 4008 is ours (4000-4999 is
+ * WebSocket close codes the server sends. 1001 is RFC 6455; 4008 is ours (4000-4999 is
  * the application range).
  */
 export const CloseCodes = {
   GoingAway: { code: 1001, reason: 'going away' },
-  MessageTooBig: { code: 1009, reason: 'message too big' },
   SlowConsumer: { code: 4008, reason: 'slow consumer' },
 } as const;

@@ -230,7 +230,7 @@ export function buildOpenApi(opts: OpenApiOptions): object {
           'errors (12012). Omitted parameters do not restrict; all given ones must hold. Lists are comma-separated, items ' +
           `trimmed, duplicates ignored, at most ${maxListItems} items. An event that lacks the field a filter tests does ` +
           'not pass it. After the 101 the server sends one text frame per matching event (schema EventMessage); client ' +
-          'frames are ignored (over 16384 bytes: close 1009); a slow consumer is closed with 4008; shutdown closes with 1001.',
+          'frames are ignored (a message over 16384 bytes closes the connection without a close frame); a slow consumer is closed with 4008; shutdown closes with 1001.',
         parameters: [
           ...api,
           ...common,
