@@ -293,7 +293,7 @@ export function buildOpenApi(opts: OpenApiOptions): object {
             [Errors.EmptyBody, 'empty body'],
             ...ACCOUNT_ERRORS('publish'),
             ...API_PREFIX_ERRORS,
-            [Errors.BodyTooLarge, 'body over SENDER_MAX_BODY_BYTES; the body is read and discarded, then the connection closes'],
+            [Errors.BodyTooLarge, 'body over SENDER_MAX_BODY_BYTES (answered at once when Content-Length says so); the body is discarded up to 1 MiB past the limit, then the connection closes'],
             [Errors.Unavailable, 'the bus cannot take the publish now (Redis down or slower than SENDER_REDIS_TIMEOUT); nothing was published'],
           ]),
         },

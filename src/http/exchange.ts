@@ -26,6 +26,12 @@ export class Exchange {
   /** The request announced a body that nobody has read: answering then must close the connection,
    * or the unread bytes would be parsed as the next request. readBody clears it. */
   bodyPending: boolean;
+  /** readBody answered before reading the body (declared too large) and discards it now: an answer
+   * then says `Connection: close` but leaves closing to readBody, so the client's body writes do not
+   * meet a reset that would destroy the answer unread. */
+  deferClose = false;
+  /** The answer was written but its response left open (see send); closeConnection ends it. */
+  private openAnswer = false;
 
   constructor(
     readonly res: UWS.HttpResponse,
@@ -62,10 +68,32 @@ export class Exchange {
       this.res.writeHeader('Luna-Request-Id', this.requestId);
       if (contentType !== undefined) this.res.writeHeader('Content-Type', contentType);
       if (headers) for (const k in headers) this.res.writeHeader(k, headers[k]);
-      if (this.method === 'HEAD') this.res.endWithoutBody(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength, close || this.bodyPending);
-      else this.res.end(body, close || this.bodyPending);
+      const closing = close || this.bodyPending;
+      if (closing && this.deferClose) {
+        // A response may not be touched once ended (uWS 20.30 throws), yet uWS goes on feeding the
+        // body to onData; so the answer goes out as one chunk of a chunked body with the response
+        // left open, and finishDiscard completes it or cuts the connection.
+        this.res.writeHeader('Connection', 'close');
+        this.res.write(body);
+        this.openAnswer = true;
+      } else if (this.method === 'HEAD') this.res.endWithoutBody(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength, closing);
+      else this.res.end(body, closing);
     });
     this.finish(status);
+  }
+
+  /**
+   * readBody stopped discarding a body answered early. `complete`: uWS read the body to its end, so
+   * the connection is cleanly framed: the answer is completed (its `Connection: close` asks the
+   * client to close; uWS's idle timeout closes it otherwise; end(.., true) cannot be used here, as
+   * uWS 20.30 then writes a stray header line after the chunk). Otherwise the discard budget ran
+   * out: the connection is cut, after the whole answer chunk but before the terminating one.
+   */
+  finishDiscard(complete: boolean): void {
+    if (!this.openAnswer || this.aborted) return;
+    this.openAnswer = false;
+    if (complete) this.res.cork(() => this.res.end());
+    else this.res.close();
   }
 
   json(status: number, value: unknown, headers?: Record<string, string>): void {

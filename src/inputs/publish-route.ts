@@ -19,7 +19,7 @@ export function publishRoutes(table: RouteTable, paths: readonly string[], ctx: 
   const timeoutMs = config.SENDER_REDIS_TIMEOUT * 1000;
 
   const handle = async (ex: Exchange): Promise<void> => {
-    // The body is always read first (past the limit: read and discarded), so that every answer,
+    // The body is always read first (past the limit: discarded, see readBody), so that every answer,
     // errors included, leaves the keep-alive connection in a clean state. Checks then follow SPEC
     // order: request id (router), account, then the body.
     const read = await readBody(ex, config.SENDER_MAX_BODY_BYTES);

@@ -38,8 +38,24 @@ export function parseResponse(got: Buffer): { status: number; head: string; body
   const end = got.indexOf('\r\n\r\n');
   if (end === -1) return { status: 0, head: got.toString('latin1'), body: '' };
   const head = got.subarray(0, end).toString('latin1');
+  const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0);
+  if (/^transfer-encoding:\s*chunked/im.test(head)) return { status, head, body: dechunk(got.subarray(end + 4)) };
   const length = Number(/^content-length:\s*(\d+)/im.exec(head)?.[1] ?? 0);
-  return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0), head, body: got.subarray(end + 4, end + 4 + length).toString('utf8') };
+  return { status, head, body: got.subarray(end + 4, end + 4 + length).toString('utf8') };
+}
+
+/** The chunks that arrived completely, joined. */
+function dechunk(rest: Buffer): string {
+  const parts: Buffer[] = [];
+  for (;;) {
+    const eol = rest.indexOf('\r\n');
+    if (eol === -1) break;
+    const size = parseInt(rest.subarray(0, eol).toString('latin1'), 16);
+    if (!(size > 0) || rest.length < eol + 2 + size) break;
+    parts.push(rest.subarray(eol + 2, eol + 2 + size));
+    rest = rest.subarray(eol + 4 + size);
+  }
+  return Buffer.concat(parts).toString('utf8');
 }
 
 function complete(got: Buffer): boolean {
@@ -47,5 +63,6 @@ function complete(got: Buffer): boolean {
   if (end === -1) return false;
   const head = got.subarray(0, end).toString('latin1');
   if (/^HTTP\/1\.1 101/.test(head)) return true;
+  if (/^transfer-encoding:\s*chunked/im.test(head)) return got.includes('\r\n0\r\n\r\n', end);
   return got.length >= end + 4 + Number(/^content-length:\s*(\d+)/im.exec(head)?.[1] ?? 0);
 }
