@@ -99,12 +99,11 @@ export interface CloseDef {
 }
 
 /**
- * WebSocket close codes the server sends. 1001 and 1009 are RFC 6455; 4008 is ours (4000-4999 is
+ * WebSocket close codes the server sends. 1001 is RFC 6455; 4008 is ours (4000-4999 is
  * the application range).
  */
 export const CloseCodes = {
   GoingAway: { code: 1001, reason: 'going away', when: 'the gateway shuts down (SIGTERM/SIGINT): sent to every socket after the listener stops accepting' },
-  MessageTooBig: { code: 1009, reason: 'message too big', when: 'a client frame over `SENDER_MAX_INBOUND_FRAME` bytes' },
   SlowConsumer: {
     code: 4008,
     reason: 'slow consumer',
@@ -125,8 +124,9 @@ export const AbnormalClosure: CloseDef = {
     'and anything still queued for it is lost. It happens when the socket stops answering (nothing, not even a pong, arrives for ' +
     '`SENDER_PING_INTERVAL` seconds, rounded to a multiple of 4 and at least 8: uWS pings it, and its idle timeout closes it when it ' +
     "stays silent as long again); when its backlog reaches uWS's own bound, set far above `SENDER_MAX_BACKPRESSURE` (a burst that large " +
-    'between two slow-consumer sweeps, or a socket closed with 4008 that never reads its close frame); and for a client frame larger ' +
-    'than uWS accepts at all (see Limits)',
+    'between two slow-consumer sweeps, or a socket closed with 4008 that never reads its close frame); and for a client message ' +
+    'over `SENDER_MAX_INBOUND_FRAME` bytes, also one still arriving in fragments: uWS 20.30 cuts the connection as soon as a frame ' +
+    'header announces the excess, so what a socket may hold is bounded before the message completes',
 };
 
 /** Every close code a client can see, in code order: the README's close-code table. */

@@ -1,4 +1,6 @@
+import { isUtf8 } from 'node:buffer';
 import { UUID_RE } from '../events/ids.js';
+import { scanUtf8 } from '../events/utf8.js';
 import { encodeFacts, extractFacts } from '../filters/index.js';
 import type { BusEvent } from './bus.js';
 
@@ -22,7 +24,8 @@ import type { BusEvent } from './bus.js';
  * with its subscribed accounts without touching `f` or `p`, and hands the bytes of `f` to
  * uWebSockets.js unchanged. The producer builds the frame once; no worker parses or re-encodes it.
  *
- * A malformed entry (no `a` or `f`, `a` not a UUID, `f` not a JSON object text, or, without `p`,
+ * A malformed entry (no `a` or `f`, `a` not a UUID, `f` not UTF-8 (a text frame that is not UTF-8
+ * makes every client fail its connection), `f` not a JSON object text, or, without `p`,
  * `f` not parseable into an event and handler id) is skipped and counted, never thrown.
  */
 // Field names and JSON delimiters as bytes.
@@ -55,6 +58,8 @@ export function decodeEntry(fields: readonly Buffer[]): BusEvent | string {
   if (!UUID_RE.test(text)) return 'field a is not a UUID';
   const account = text.toLowerCase();
   if (f.length < 2 || f[0] !== OPEN_OBJ || f[f.length - 1] !== CLOSE_OBJ) return 'field f is not a JSON object';
+  // Native (simdutf) check per entry; the scan for the offset runs only on the error path.
+  if (!isUtf8(f)) return `field f is not valid UTF-8 (bad byte sequence at byte offset ${scanUtf8(f)})`;
   if (p !== undefined && p.length > 0) return { account, frame: f, facts: p };
   return factsFromFrame(account, f);
 }

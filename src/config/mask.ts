@@ -3,12 +3,34 @@ import type { Config } from './schema.js';
 
 export const MASK = '********';
 
-/** Replaces the password inside a redis:// URL (user:password@ or :password@). */
+/**
+ * Replaces the credentials inside a redis:// URL, where the URL parser ioredis uses (WHATWG URL)
+ * finds them: the authority runs from `//` to the first `/`, `?` or `#`, and the userinfo is all
+ * of it before its last `@` (so `redis://u:p@ss@h` has the password `p@ss`, all of it masked).
+ * The user name, up to the first `:`, stays visible; without a `:` the whole userinfo is masked.
+ * A `password` query parameter (which ioredis also honours) is masked too. A URL WHATWG cannot parse
+ * (ioredis could not use it either) is masked from `//` up to its last `@`, wherever that is.
+ */
 export function maskUrlPassword(url: string): string {
-  return url.replace(/^(rediss?:\/\/)([^@/]*)@/, (_m, scheme: string, auth: string) => {
-    const colon = auth.indexOf(':');
-    return colon === -1 ? `${scheme}${MASK}@` : `${scheme}${auth.slice(0, colon)}:${MASK}@`;
-  });
+  const m = /^(rediss?:\/\/)(.*)$/s.exec(url);
+  if (m === null) return url;
+  const [, scheme, rest] = m;
+  if (!URL.canParse(url)) {
+    const at = rest.lastIndexOf('@');
+    return at === -1 ? url : `${scheme}${MASK}${rest.slice(at)}`;
+  }
+  const authorityEnd = rest.search(/[/?#]/);
+  const authority = authorityEnd === -1 ? rest : rest.slice(0, authorityEnd);
+  const at = authority.lastIndexOf('@');
+  let out = url;
+  if (at !== -1) {
+    const userinfo = authority.slice(0, at);
+    const colon = userinfo.indexOf(':');
+    const shown = colon === -1 ? MASK : `${userinfo.slice(0, colon)}:${MASK}`;
+    out = `${scheme}${shown}${rest.slice(at)}`;
+  }
+  // The query: `password=...` up to the next `&` or `#`.
+  return out.replace(/([?&]password=)[^&#]*/gi, `$1${MASK}`);
 }
 
 /** The effective configuration as /config shows it: secrets masked, URLs keep all but the password. */

@@ -62,7 +62,7 @@ export const ConfigSchema = Type.Object(
     SENDER_MAX_INBOUND_FRAME: Type.Integer({
       default: 16384,
       minimum: 125,
-      description: 'Largest client-to-server frame; a bigger one closes the socket with 1009.',
+      description: 'Largest client-to-server message (fragments counted together); a bigger one closes the connection at once (no close frame: the client sees 1006).',
     }),
     SENDER_PING_INTERVAL: Type.Integer({
       default: 30,

@@ -5,3 +5,4 @@ export { arrayElementSpans } from './json-spans.js';
 export { buildFrame, frameTail, type FrameMeta } from './frame.js';
 export { encodeBatch, type EventBatch } from './encode.js';
 export { parseLunaMessage, type LunaMessage } from './luna-message.js';
+export { utf8ErrorOffset, InvalidUtf8Error } from './utf8.js';

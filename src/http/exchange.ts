@@ -2,6 +2,7 @@ import type { UWS } from '../uws.js';
 import { LunaError, statusLine } from '../errors.js';
 import type { Logger } from '../log.js';
 import { checkRequestId } from '../events/index.js';
+import { readHeaders } from './headers.js';
 
 /**
  * One HTTP request/response pair. Everything needed from uWS's HttpRequest is copied in the
@@ -16,8 +17,8 @@ export class Exchange {
   readonly headers: Readonly<Record<string, string>>;
   /** The request's own id when valid, otherwise a generated one (also when malformed). */
   readonly requestId: string;
-  /** Set when the client sent a Luna-Request-Id that does not match the pattern. */
-  private readonly requestIdProblem: LunaError | undefined;
+  /** A repeated single-line header, else a Luna-Request-Id that does not match the pattern. */
+  private readonly headerProblem: LunaError | undefined;
   readonly started = process.hrtime.bigint();
   aborted = false;
   done = false;
@@ -25,6 +26,12 @@ export class Exchange {
   /** The request announced a body that nobody has read: answering then must close the connection,
    * or the unread bytes would be parsed as the next request. readBody clears it. */
   bodyPending: boolean;
+  /** readBody answered before reading the body (declared too large) and discards it now: an answer
+   * then says `Connection: close` but leaves closing to readBody, so the client's body writes do not
+   * meet a reset that would destroy the answer unread. */
+  deferClose = false;
+  /** The answer was written but its response left open (see send); closeConnection ends it. */
+  private openAnswer = false;
 
   constructor(
     readonly res: UWS.HttpResponse,
@@ -34,26 +41,24 @@ export class Exchange {
     this.method = req.getCaseSensitiveMethod();
     this.path = req.getUrl();
     this.query = req.getQuery() ?? '';
-    const headers: Record<string, string> = Object.create(null);
-    req.forEach((k, v) => {
-      // A repeated header keeps its first value; uWS hands header names in lower case.
-      if (!(k in headers)) headers[k] = v;
-    });
+    const { values: headers, problem } = readHeaders(req);
     this.headers = headers;
     const length = headers['content-length'];
-    this.bodyPending = (length !== undefined && length !== '0') || headers['transfer-encoding'] !== undefined;
-    const rid = checkRequestId(headers['luna-request-id']);
+    // With a repeated header the body's framing cannot be trusted: the answer closes the connection.
+    this.bodyPending = (length !== undefined && length !== '0') || headers['transfer-encoding'] !== undefined || problem !== undefined;
+    // Two Luna-Request-Id lines: neither is echoed.
+    const rid = checkRequestId(problem === undefined ? headers['luna-request-id'] : undefined);
     this.requestId = rid.id;
-    this.requestIdProblem = rid.error;
+    this.headerProblem = problem ?? rid.error;
     res.onAborted(() => {
       this.aborted = true;
       this.finish(499);
     });
   }
 
-  /** The first problem of SPEC's order that belongs to every request: a malformed request id. */
-  requestIdError(): LunaError | undefined {
-    return this.requestIdProblem;
+  /** The first problem that belongs to every request: a repeated header, then a malformed request id. */
+  headerError(): LunaError | undefined {
+    return this.headerProblem;
   }
 
   send(status: number, contentType: string | undefined, body: string | Uint8Array, headers?: Record<string, string>, close = false): void {
@@ -63,10 +68,32 @@ export class Exchange {
       this.res.writeHeader('Luna-Request-Id', this.requestId);
       if (contentType !== undefined) this.res.writeHeader('Content-Type', contentType);
       if (headers) for (const k in headers) this.res.writeHeader(k, headers[k]);
-      if (this.method === 'HEAD') this.res.endWithoutBody(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength, close || this.bodyPending);
-      else this.res.end(body, close || this.bodyPending);
+      const closing = close || this.bodyPending;
+      if (closing && this.deferClose) {
+        // A response may not be touched once ended (uWS 20.30 throws), yet uWS goes on feeding the
+        // body to onData; so the answer goes out as one chunk of a chunked body with the response
+        // left open, and finishDiscard completes it or cuts the connection.
+        this.res.writeHeader('Connection', 'close');
+        this.res.write(body);
+        this.openAnswer = true;
+      } else if (this.method === 'HEAD') this.res.endWithoutBody(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength, closing);
+      else this.res.end(body, closing);
     });
     this.finish(status);
+  }
+
+  /**
+   * readBody stopped discarding a body answered early. `complete`: uWS read the body to its end, so
+   * the connection is cleanly framed: the answer is completed (its `Connection: close` asks the
+   * client to close; uWS's idle timeout closes it otherwise; end(.., true) cannot be used here, as
+   * uWS 20.30 then writes a stray header line after the chunk). Otherwise the discard budget ran
+   * out: the connection is cut, after the whole answer chunk but before the terminating one.
+   */
+  finishDiscard(complete: boolean): void {
+    if (!this.openAnswer || this.aborted) return;
+    this.openAnswer = false;
+    if (complete) this.res.cork(() => this.res.end());
+    else this.res.close();
   }
 
   json(status: number, value: unknown, headers?: Record<string, string>): void {

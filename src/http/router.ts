@@ -21,8 +21,8 @@ export function addRoute(table: RouteTable, method: string, path: string, handle
 export function mountRoutes(app: UWS.TemplatedApp, table: RouteTable, log: Logger): void {
   app.any('/*', (res, req) => {
     const ex = new Exchange(res, req, log);
-    const idError = ex.requestIdError();
-    if (idError) return ex.error(idError);
+    const headerError = ex.headerError();
+    if (headerError) return ex.error(headerError);
     const methods = table.get(ex.path);
     if (methods === undefined) {
       return ex.error(new LunaError(Errors.NotFound, `Resource '${ex.path}' not found`));

@@ -1,7 +1,7 @@
 import { BusUnavailableError } from '../bus/index.js';
 import { Errors, LunaError } from '../errors.js';
 import type { WorkerContext } from '../context.js';
-import { UUID_RE, encodeBatch, type EventBatch } from '../events/index.js';
+import { UUID_RE, encodeBatch, utf8ErrorOffset, type EventBatch } from '../events/index.js';
 import { readBody } from '../http/body.js';
 import type { Exchange } from '../http/exchange.js';
 import { addRoute, type RouteTable } from '../http/router.js';
@@ -19,7 +19,7 @@ export function publishRoutes(table: RouteTable, paths: readonly string[], ctx: 
   const timeoutMs = config.SENDER_REDIS_TIMEOUT * 1000;
 
   const handle = async (ex: Exchange): Promise<void> => {
-    // The body is always read first (past the limit: read and discarded), so that every answer,
+    // The body is always read first (past the limit: discarded, see readBody), so that every answer,
     // errors included, leaves the keep-alive connection in a clean state. Checks then follow SPEC
     // order: request id (router), account, then the body.
     const read = await readBody(ex, config.SENDER_MAX_BODY_BYTES);
@@ -38,6 +38,10 @@ export function publishRoutes(table: RouteTable, paths: readonly string[], ctx: 
     }
     const raw = read.body;
     if (raw.length === 0) throw new LunaError(Errors.EmptyBody, 'Request body is empty');
+    // Also checked by encodeBatch; checked here first so that a body that is not UTF-8 counts as
+    // not JSON (RFC 8259 8.1) and is reported as such ahead of schema errors (SPEC order).
+    const badByte = utf8ErrorOffset(raw);
+    if (badByte !== -1) throw new LunaError(Errors.BadJson, `Request body is not valid UTF-8: bad byte sequence at byte offset ${badByte}`);
     let body: unknown;
     try {
       body = JSON.parse(raw.toString('utf8'));

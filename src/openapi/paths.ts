@@ -1,6 +1,6 @@
 import { defaultOf, type ConfigKey } from '../config/schema.js';
 import { closeCodeTable } from '../doc-tables.js';
-import { CloseCodes, Errors } from '../errors.js';
+import { AbnormalClosure, CloseCodes, Errors } from '../errors.js';
 import { FIELDS } from '../filters/fields.js';
 import { filterParameter, UUID_PATTERN } from './parameters.js';
 import { ACCOUNT_ERRORS, API_PREFIX_ERRORS, COMMON_ERRORS, errorResponses, ok } from './responses.js';
@@ -37,7 +37,7 @@ export function buildPaths(maxListItems: number): Json {
           'errors (12012). Omitted parameters do not restrict; all given ones must hold. Lists are comma-separated, items ' +
           `trimmed, duplicates ignored, at most ${maxListItems} items. An event that lacks the field a filter tests does ` +
           'not pass it. After the 101 the server sends one text frame per matching event (schema EventMessage); client ' +
-          `frames are ignored (one over ${limit('SENDER_MAX_INBOUND_FRAME')} bytes closes the socket with ${CloseCodes.MessageTooBig.code}); ` +
+          `frames are ignored (a message over ${limit('SENDER_MAX_INBOUND_FRAME')} bytes, fragments included, makes uWS cut the connection: ${AbnormalClosure.code}); ` +
           `a socket whose unsent data passes ${limit('SENDER_MAX_BACKPRESSURE')} bytes is closed with ${CloseCodes.SlowConsumer.code}; ` +
           `one silent for ${limit('SENDER_PING_INTERVAL')} seconds is pinged; shutdown closes with ${CloseCodes.GoingAway.code}.\n\n` +
           `Close codes a client can see:\n\n${closeCodeTable()}`,

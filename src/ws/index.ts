@@ -20,16 +20,19 @@ function idleTimeout(pingInterval: number): number {
 /** How far past SENDER_MAX_BACKPRESSURE uWS's own (abrupt) backlog bound sits; see below. */
 const HARD_BACKLOG_MARGIN = 64 * 1024 * 1024;
 
-/** Frames above this are cut off by uWS itself (abrupt close); up to it we answer 1009. */
-const HARD_FRAME_LIMIT = 1024 * 1024;
-
 /** Mounts `GET /{api}/ws` on every path; `sockets` is kept equal to the set of open sockets. */
 export function mountWebSocket(app: UWS.TemplatedApp, paths: readonly string[], ctx: WorkerContext, registry: Registry, sockets: SocketSet): void {
   const { config } = ctx;
   const behavior: UWS.WebSocketBehavior<Subscriber> = {
-    // uWS drops a frame over maxPayloadLength with an abrupt close (the peer sees 1006), so it is
-    // set above our cap: frames up to HARD_FRAME_LIMIT reach `message` and get a proper 1009.
-    maxPayloadLength: Math.max(HARD_FRAME_LIMIT, config.SENDER_MAX_INBOUND_FRAME + 1),
+    // maxPayloadLength bounds what uWS buffers for one socket's incoming message, fragments included,
+    // so it is our cap itself. Checked with uWS 20.30 and a raw client (limits.test.ts): a single
+    // frame, or a fragment sequence without FIN whose total passes the limit, is refused as soon as
+    // the frame header announcing the excess arrives (before its payload): uWS closes the TCP
+    // connection without a close frame (the client sees 1006; our close handler gets 1006 'Received
+    // too big message'). It used to sit at 1 MiB so that frames up to that size reached `message`
+    // and got a readable 1009, but an unfinished fragmented message was then held up to 1 MiB per
+    // socket for as long as the socket lived (100 sockets: 80 MB); the bound matters more.
+    maxPayloadLength: config.SENDER_MAX_INBOUND_FRAME,
     idleTimeout: idleTimeout(config.SENDER_PING_INTERVAL),
     sendPingsAutomatically: true,
     // Slow consumers: uWS, past maxBackpressure, either skips messages silently or (with

@@ -2,14 +2,14 @@ import type { UWS } from '../uws.js';
 import type { WorkerContext } from '../context.js';
 import { CloseCodes } from '../errors.js';
 import type { Registry } from '../fanout/index.js';
-import { closeWith, type SocketSet } from './close.js';
+import type { SocketSet } from './close.js';
 import type { Subscriber } from './subscriber.js';
 
 type Behavior = UWS.WebSocketBehavior<Subscriber>;
 
 /** open, message and close of a subscriber socket: join and leave the filter's topic, log, count. */
 export function socketHandlers(ctx: WorkerContext, registry: Registry, sockets: SocketSet): Pick<Behavior, 'open' | 'message' | 'close'> {
-  const { config, log, metrics, plugins } = ctx;
+  const { log, metrics, plugins } = ctx;
   return {
     open(ws) {
       const sub = ws.getUserData();
@@ -21,10 +21,9 @@ export function socketHandlers(ctx: WorkerContext, registry: Registry, sockets: 
       plugins.emitConnect({ account: sub.account, requestId: sub.requestId, filterKey: sub.filterKey });
     },
 
-    // Client frames carry nothing for us; only their size is checked.
-    message(ws, message) {
-      if (message.byteLength > config.SENDER_MAX_INBOUND_FRAME) closeWith(ws, CloseCodes.MessageTooBig);
-    },
+    // Client frames carry nothing for us. Their size is bounded by uWS (maxPayloadLength, see
+    // ws/index.ts): a message that reaches this handler is within SENDER_MAX_INBOUND_FRAME.
+    message() {},
 
     close(ws, code) {
       const sub = ws.getUserData();
@@ -33,7 +32,7 @@ export function socketHandlers(ctx: WorkerContext, registry: Registry, sockets: 
       sockets.delete(ws);
       registry.unsubscribe(sub.account, sub.filterKey);
       // Every close, whoever started it: clients (1000, 1005), our shutdown (1001), uWS cutting a
-      // socket off at its backlog bound or idle timeout (1006), our limits (1009, 4008).
+      // socket off at its backlog bound, idle timeout or payload limit (1006), our slow-consumer limit (4008).
       metrics.countClose(code);
       // Only ours: a client may send 4008 itself.
       if (byUs && code === CloseCodes.SlowConsumer.code) metrics.slowConsumerCloses++;

@@ -4,6 +4,7 @@ import { Errors, LunaError, statusLine } from '../errors.js';
 import { checkRequestId } from '../events/index.js';
 import type { Registry } from '../fanout/index.js';
 import type { SocketSet } from './close.js';
+import { readHeaders } from '../http/headers.js';
 import { validateHandshake } from './handshake.js';
 import type { Subscriber } from './subscriber.js';
 
@@ -18,22 +19,26 @@ export function upgradeHandler(ctx: WorkerContext, registry: Registry, sockets: 
 
   return (res, req, context) => {
     // Copy everything out of req now: it is invalid after this synchronous handler returns.
+    // The same header reader as every HTTP route, so a repeated header line is refused here too.
+    const { values: headers, problem } = readHeaders(req);
     const input = {
       query: req.getQuery() ?? '',
-      accountHeader: req.getHeader('luna-account-id') || undefined,
-      requestIdHeader: req.getHeader('luna-request-id') || undefined,
+      accountHeader: headers['luna-account-id'] || undefined,
+      requestIdHeader: headers['luna-request-id'] || undefined,
     };
-    const secKey = req.getHeader('sec-websocket-key');
-    const secExtensions = req.getHeader('sec-websocket-extensions');
+    const secKey = headers['sec-websocket-key'] ?? '';
+    const secExtensions = headers['sec-websocket-extensions'] ?? '';
     const path = req.getUrl();
     const started = Date.now();
 
-    const refuse = (err: LunaError, requestId: string) => {
+    const refuse = (err: LunaError, requestId: string, close = false) => {
       res.cork(() => {
-        res.writeStatus(statusLine(err.status)).writeHeader('Luna-Request-Id', requestId).writeHeader('Content-Type', 'application/json').end(err.body());
+        res.writeStatus(statusLine(err.status)).writeHeader('Luna-Request-Id', requestId).writeHeader('Content-Type', 'application/json').end(err.body(), close);
       });
       log.info({ request_id: requestId, method: 'GET', path, status: err.status, error_code: err.def.code, duration_ms: Date.now() - started }, 'request');
     };
+    // First of all (and the connection closed after, as its framing is in doubt): a repeated header.
+    if (problem !== undefined) return refuse(problem, checkRequestId(undefined).id, true);
     const result = validateHandshake(input, limits);
     if (result instanceof LunaError) return refuse(result, checkRequestId(input.requestIdHeader).id);
     if (sockets.size >= config.SENDER_MAX_CONNECTIONS) {

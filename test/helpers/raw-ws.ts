@@ -7,8 +7,10 @@ import { connect as netConnect, type Socket } from 'node:net';
  */
 export interface RawWs {
   socket: Socket;
+  /** Writes one client frame (masked, as RFC 6455 requires): any opcode, FIN set or not. */
+  sendFrame(opcode: number, payload: Uint8Array, fin?: boolean): void;
   /** Reads (resuming the socket) until the close frame; resolves with its code and reason, or 1006 if the TCP connection ends first. */
-  readUntilClose(timeoutMs?: number): Promise<{ code: number; reason: string; messages: number; pings: number }>;
+  readUntilClose(timeoutMs?: number, onMessage?: (payload: Buffer) => void): Promise<{ code: number; reason: string; messages: number; pings: number }>;
 }
 
 export function rawWs(port: number, path: string, headers: Record<string, string>): Promise<RawWs> {
@@ -30,7 +32,10 @@ export function rawWs(port: number, path: string, headers: Record<string, string
       let buf: Buffer = head.subarray(end + 4);
       resolve({
         socket,
-        readUntilClose(timeoutMs = 30000) {
+        sendFrame(opcode, payload, fin = true) {
+          socket.write(clientFrame(opcode, payload, fin));
+        },
+        readUntilClose(timeoutMs = 30000, onMessage) {
           return new Promise((res) => {
             let messages = 0;
             let pings = 0;
@@ -58,7 +63,10 @@ export function rawWs(port: number, path: string, headers: Record<string, string
                   socket.destroy();
                   return res({ code: payload.length >= 2 ? payload.readUInt16BE(0) : 1005, reason: payload.subarray(2).toString(), messages, pings });
                 }
-                if (opcode === 0x1 || opcode === 0x2) messages++;
+                if (opcode === 0x1 || opcode === 0x2) {
+                  messages++;
+                  onMessage?.(payload);
+                }
                 if (opcode === 0x9) pings++;
               }
             };
@@ -78,4 +86,20 @@ export function rawWs(port: number, path: string, headers: Record<string, string
     };
     socket.on('data', onHead);
   });
+}
+
+/** A masked client frame; the mask is fixed (tests need no secrecy, only the masking rule). */
+export function clientFrame(opcode: number, payload: Uint8Array, fin = true): Buffer {
+  const n = payload.length;
+  const lenBytes = n < 126 ? 0 : n < 65536 ? 2 : 8;
+  const out = Buffer.alloc(2 + lenBytes + 4 + n);
+  out[0] = (fin ? 0x80 : 0) | (opcode & 0x0f);
+  out[1] = 0x80 | (lenBytes === 0 ? n : lenBytes === 2 ? 126 : 127);
+  if (lenBytes === 2) out.writeUInt16BE(n, 2);
+  else if (lenBytes === 8) out.writeBigUInt64BE(BigInt(n), 2);
+  const maskAt = 2 + lenBytes;
+  const mask = [0x12, 0x34, 0x56, 0x78];
+  for (let i = 0; i < 4; i++) out[maskAt + i] = mask[i];
+  for (let i = 0; i < n; i++) out[maskAt + 4 + i] = payload[i] ^ mask[i & 3];
+  return out;
 }

@@ -6,6 +6,7 @@ import { connect } from '../helpers/ws-client.js';
 import { rawWs } from '../helpers/raw-ws.js';
 import { withTimeout } from '../helpers/timeout.js';
 import { ACCOUNT, errorBody, http, publish, publishBody } from '../helpers/http.js';
+import { waitFor } from '../helpers/wait.js';
 
 // One gateway with every limit set small, so each can be tested at and past its edge.
 const gwP = startGateway({
@@ -74,13 +75,35 @@ test('SENDER_MAX_EVENTS_PER_PUBLISH: 3 events accepted, 4 refused with 11027', a
   assert.match(errorBody(past).detail, /Path: 'events', message: 'ensure this value has at most 3 items'/);
 });
 
-test('SENDER_MAX_INBOUND_FRAME: a 200-byte frame is ignored, 201 bytes close with 1009', async () => {
+// uWS 20.30 enforces maxPayloadLength (= SENDER_MAX_INBOUND_FRAME) by closing the TCP connection
+// without a close frame: the client sees 1006, for a single frame and a fragment sequence alike.
+test('SENDER_MAX_INBOUND_FRAME: a 200-byte frame is ignored, 201 bytes close the connection (1006)', async () => {
   const c = await connect(wsUrl(), { 'Luna-Account-Id': ACCOUNT });
   c.ws.send('x'.repeat(200));
   await publish(gw.url, publishBody([{ alive: 1 }]));
   await c.waitFor(1);
   c.ws.send('x'.repeat(201));
-  assert.equal((await c.closed).code, 1009);
+  assert.equal((await c.closed).code, 1006);
+});
+
+test('regression: an unfinished fragmented message past SENDER_MAX_INBOUND_FRAME closes the socket (was: held up to 1 MiB)', async () => {
+  // Fragments of 100 bytes without FIN: 200 bytes are within the cap and the socket stays open
+  // (a sentinel event arrives after them); the third fragment passes it and the socket is closed.
+  const raw = await rawWs(gw.port, '/2/ws', { 'Luna-Account-Id': ACCOUNT });
+  raw.sendFrame(0x1, Buffer.alloc(100, 0x78), false);
+  raw.sendFrame(0x0, Buffer.alloc(100, 0x78), false);
+  let got = 0;
+  const sentinel = raw.readUntilClose(20000, () => got++);
+  await publish(gw.url, publishBody([{ sentinel: 1 }]));
+  await waitFor(() => got === 1, 'the sentinel');
+  raw.sendFrame(0x0, Buffer.alloc(100, 0x78), false);
+  const end = await sentinel;
+  assert.equal(end.messages, 1, 'the sentinel arrived before the close');
+  assert.equal(end.code, 1006, 'closed by uWS without a close frame');
+  // And a fragment sequence whose very first frame is over the cap.
+  const first = await rawWs(gw.port, '/2/ws', { 'Luna-Account-Id': ACCOUNT });
+  first.sendFrame(0x1, Buffer.alloc(201, 0x78), false);
+  assert.equal((await first.readUntilClose(20000)).code, 1006);
 });
 
 test('SENDER_MAX_CONNECTIONS: the 5th upgrade gets 503/29006; a freed slot is usable again', async () => {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig, maskedConfig, configAsText, workerCount, MASK } from '../../src/config/index.js';
+import { ConfigError, loadConfig, maskedConfig, maskUrlPassword, configAsText, workerCount, MASK } from '../../src/config/index.js';
 
 test('defaults: port 5080, in-process bus, frozen', () => {
   const c = loadConfig({});
@@ -67,6 +67,33 @@ test('secrets are masked, also the password inside a Redis URL', () => {
   assert.doesNotMatch(JSON.stringify(m), /s3cret|"pw"/);
   assert.match(configAsText(m), /^REDIS_URL = redis:\/\/user:\*{8}@localhost:6379\/2$/m);
   assert.equal(maskedConfig(loadConfig({ REDIS_URL: 'redis://:only@h:1' })).REDIS_URL, `redis://:${MASK}@h:1`);
+});
+
+test('regression: the Redis URL mask hides all of a password that contains @, :, %40 or /', () => {
+  // [URL, masked form]; each password holds a character that ends a naive [^@]* match early.
+  const cases: [string, string][] = [
+    ['redis://alice:S3cr@t-pw!@host:6379/0', `redis://alice:${MASK}@host:6379/0`],
+    ['redis://alice:a@b@c@host:6379', `redis://alice:${MASK}@host:6379`],
+    ['redis://alice:pa:ss:w@host:6379/1', `redis://alice:${MASK}@host:6379/1`],
+    ['redis://:x:y@host:1', `redis://:${MASK}@host:1`],
+    ['redis://alice:p%40ss%3Aw@host:6379/0', `redis://alice:${MASK}@host:6379/0`],
+    ['redis://alice:pa%2Fss@host/0', `redis://alice:${MASK}@host/0`],
+    // A raw '/' ends the authority for WHATWG URL (this one does not parse): masked up to the last '@'.
+    ['redis://alice:pa/ss@host:6379/0', `redis://${MASK}@host:6379/0`],
+    ['rediss://solo@host:6380', `rediss://${MASK}@host:6380`],
+    ['redis://host:6379/0?password=qu@ery&db=1', `redis://host:6379/0?password=${MASK}&db=1`],
+    ['redis://host:6379/0', 'redis://host:6379/0'],
+  ];
+  for (const [url, masked] of cases) {
+    assert.equal(maskUrlPassword(url), masked, url);
+    assert.equal(maskedConfig(loadConfig({ REDIS_URL: url })).REDIS_URL, masked, url);
+  }
+  // The mask agrees with the parser ioredis uses: what WHATWG calls the password is gone.
+  for (const [url, masked] of cases.slice(0, 6)) {
+    const password = new URL(url).password;
+    assert.ok(password.length > 0 && !masked.includes(password), url);
+    assert.equal(new URL(masked).host, new URL(url).host, url);
+  }
 });
 
 test('worker count: 1 on the in-process bus, CPUs with Redis unless set', () => {
