@@ -1,6 +1,6 @@
-import { list, parseArgs } from './lib/args.js';
 import { fanoutOptions, printFanout, runFanout } from './fanout/run.js';
 import { handshakeOptions, printHandshake, runHandshake } from './handshake/run.js';
+import { list, parseArgs } from './lib/args.js';
 import { manyFiltersOptions, printManyFilters, runManyFilters } from './many-filters/run.js';
 import { memoryOptions, printMemory, runMemory } from './memory/run.js';
 import { printPublish, publishOptions, runPublish } from './publish/run.js';

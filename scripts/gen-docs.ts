@@ -25,12 +25,12 @@ export function withTables(readme: string): string {
     const a = out.indexOf(start);
     const b = out.indexOf(end);
     if (a === -1 || b === -1) throw new Error(`README.md lacks the ${name} markers`);
-    out = out.slice(0, a + start.length) + '\n' + render() + '\n' + out.slice(b);
+    out = `${out.slice(0, a + start.length)}\n${render()}\n${out.slice(b)}`;
   }
   return out;
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   if (process.argv.includes('--write')) writeFileSync(README, withTables(readFileSync(README, 'utf8')));
-  else process.stdout.write(BLOCKS.map((b) => b.render()).join('\n\n') + '\n');
+  else process.stdout.write(`${BLOCKS.map((b) => b.render()).join('\n\n')}\n`);
 }

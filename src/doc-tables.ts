@@ -1,8 +1,8 @@
 import type { TSchema } from '@sinclair/typebox';
-import { ConfigSchema } from './config/schema.js';
 import { describeAllowed } from './config/load.js';
-import { CLOSE_CODE_TABLE, Errors, type ErrorDef } from './errors.js';
-import { FIELDS, describeCodes, type Field } from './filters/fields.js';
+import { ConfigSchema } from './config/schema.js';
+import { CLOSE_CODE_TABLE, type ErrorDef, Errors } from './errors.js';
+import { describeCodes, FIELDS, type Field } from './filters/fields.js';
 
 /**
  * The reference tables, as markdown, each generated from its one source: configuration from the
@@ -73,7 +73,7 @@ export function filterNotes(): string {
   const first = byName[0];
   const [code, name] = first !== undefined && 'codes' in first ? Object.entries(first.codes)[0] : ['', ''];
   return (
-    'A list holds when the event\'s value is one of the list, except `tags` (every given tag must be present) and ' +
+    "A list holds when the event's value is one of the list, except `tags` (every given tag must be present) and " +
     `${names(anyOf)} (at least one in common with the event's list). ` +
     `${names(byName)} are given as codes and matched against the names events carry (\`${first?.name}=${code}\` matches \`"${name}"\`); ` +
     `${names(byNumber)} compare the number itself.`
@@ -82,10 +82,16 @@ export function filterNotes(): string {
 
 /** The LUNA error table: one row per entry of Errors. */
 export function errorTable(errors: readonly ErrorDef[] = Object.values(Errors)): string {
-  return table(['code', 'HTTP', 'desc', 'when'], errors.map((e) => [String(e.code), String(e.status), e.desc, e.when]));
+  return table(
+    ['code', 'HTTP', 'desc', 'when'],
+    errors.map((e) => [String(e.code), String(e.status), e.desc, e.when]),
+  );
 }
 
 /** Every WebSocket close code a client can see. */
 export function closeCodeTable(): string {
-  return table(['code', 'reason', 'when'], CLOSE_CODE_TABLE.map((c) => [String(c.code), c.reason === '' ? '(none)' : `\`${c.reason}\``, c.when]));
+  return table(
+    ['code', 'reason', 'when'],
+    CLOSE_CODE_TABLE.map((c) => [String(c.code), c.reason === '' ? '(none)' : `\`${c.reason}\``, c.when]),
+  );
 }

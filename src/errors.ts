@@ -14,7 +14,12 @@ export const Errors = {
     when: "publish body fails the schema: `Failed to validate input json. Path: 'handler_id', message: 'field required'`",
   },
   BadJson: { code: 12002, status: 400, desc: 'Bad/incomplete input data', when: 'publish body is not JSON' },
-  BadQueryOrHeader: { code: 12012, status: 400, desc: 'Bad/incomplete input data', when: 'bad query parameter or header; the detail names it and what is allowed' },
+  BadQueryOrHeader: {
+    code: 12012,
+    status: 400,
+    desc: 'Bad/incomplete input data',
+    when: 'bad query parameter or header; the detail names it and what is allowed',
+  },
   UpgradeRequired: {
     code: 12012,
     status: 426,

@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 
 /** One JSON logger per process; request-scoped lines carry `request_id` (Luna-Request-Id). */
 export function createLogger(level: string, bindings: Record<string, unknown> = {}): Logger {

@@ -1,5 +1,5 @@
 import { cpus } from 'node:os';
-import { ConfigError, loadConfig, workerCount, type Config } from './config/index.js';
+import { type Config, ConfigError, loadConfig, workerCount } from './config/index.js';
 import { createLogger } from './log.js';
 
 /**

@@ -74,7 +74,11 @@ export class Metrics {
     counter('luna_sender_connections_total', 'WebSocket connections opened.', this.connections);
     counter('luna_sender_connections_refused_total', 'Upgrades refused by the connection limit.', this.connectionsRefused);
     counter('luna_sender_events_in_total', 'Events read from the bus.', this.eventsIn);
-    counter('luna_sender_predicate_evaluations_total', 'Compiled filter evaluations (one per non-empty distinct filter of the account per event).', this.predicateEvaluations);
+    counter(
+      'luna_sender_predicate_evaluations_total',
+      'Compiled filter evaluations (one per non-empty distinct filter of the account per event).',
+      this.predicateEvaluations,
+    );
     counter(
       'luna_sender_topic_publishes_total',
       'Topic publishes: one per event per matching distinct filter of its account; uWS copies each to every socket of the topic, so this is not a count of frames sent.',
@@ -85,11 +89,19 @@ export class Metrics {
       'Topic publishes that reached no socket (uWS publish returned false: no socket subscribed to the topic). The registry publishes only to topics it holds subscribers for, so anything but 0 is a bug.',
       this.topicPublishesNoSubscriber,
     );
-    counter('luna_sender_slow_consumer_closes_total', 'Sockets the slow-consumer policy closed with 4008 (a client sending 4008 itself is not counted here).', this.slowConsumerCloses);
+    counter(
+      'luna_sender_slow_consumer_closes_total',
+      'Sockets the slow-consumer policy closed with 4008 (a client sending 4008 itself is not counted here).',
+      this.slowConsumerCloses,
+    );
     counter('luna_sender_publish_requests_total', 'Accepted POST /publish requests.', this.publishRequests);
     counter('luna_sender_published_events_total', 'Events appended to the bus by this process.', this.publishedEvents);
     counter('luna_sender_publish_failures_total', 'Publishes refused with 503 because the bus could not take them.', this.publishFailures);
-    counter('luna_sender_malformed_luna_messages_total', 'LUNA channel messages skipped because they were malformed (counted by the bridge that holds the lease).', this.malformedLunaMessages);
+    counter(
+      'luna_sender_malformed_luna_messages_total',
+      'LUNA channel messages skipped because they were malformed (counted by the bridge that holds the lease).',
+      this.malformedLunaMessages,
+    );
     counter(
       'luna_sender_malformed_stream_entries_total',
       'Stream entries skipped because they were malformed (undecodable entries, and entries whose facts could not be decoded for a filtered subscriber).',
@@ -97,7 +109,10 @@ export class Metrics {
     );
     counter('luna_sender_stream_gap_entries_total', 'Stream entries trimmed away before this worker read them.', bus.gaps);
     const closes = 'luna_sender_ws_closes_total';
-    lines.push(`# HELP ${closes} WebSocket closes by close code (1005: no code given; 1006: cut off without a close frame; other: codes outside 1000-1015 and ours).`, `# TYPE ${closes} counter`);
+    lines.push(
+      `# HELP ${closes} WebSocket closes by close code (1005: no code given; 1006: cut off without a close frame; other: codes outside 1000-1015 and ours).`,
+      `# TYPE ${closes} counter`,
+    );
     for (const [code, n] of this.wsCloses) lines.push(`${closes}{code="${code}"} ${n}`);
     for (const [name, g] of Object.entries(gauges)) {
       lines.push(`# HELP ${name} ${g.help}`, `# TYPE ${name} gauge`, `${name} ${g.value}`);
@@ -111,6 +126,6 @@ export class Metrics {
     });
     cumulative += this.bucketCounts[this.buckets.length];
     lines.push(`${h}_bucket{le="+Inf"} ${cumulative}`, `${h}_sum ${this.latencySum}`, `${h}_count ${this.latencyCount}`);
-    return lines.join('\n') + '\n';
+    return `${lines.join('\n')}\n`;
   }
 }

@@ -1,7 +1,7 @@
-import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
-import type { Logger } from './log.js';
+import { pathToFileURL } from 'node:url';
 import type { Config } from './config/index.js';
+import type { Logger } from './log.js';
 
 /**
  * The plugin hook interface. A plugin is an ES module named in SENDER_PLUGINS that exports
@@ -55,7 +55,10 @@ export class Plugins {
   }
 
   async load(specs: string, ctx: PluginContext): Promise<void> {
-    for (const spec of specs.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+    for (const spec of specs
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '')) {
       const name = spec.replace(/^.*[\\/]/, '').replace(/\.[cm]?js$/, '');
       try {
         const url = spec.startsWith('.') || spec.startsWith('/') ? pathToFileURL(resolve(spec)).href : spec;

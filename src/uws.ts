@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module';
 import type * as UWS from 'uWebSockets.js';
+import { createRequire } from 'node:module';
 
 /**
  * Loads uWebSockets.js and refuses its pure-JS fallback. The republished package we depend on

@@ -1,6 +1,5 @@
-import { listen, uws, type UWS } from './uws.js';
+import { type Bus, type BusEvent, createBus } from './bus/index.js';
 import type { Config } from './config/index.js';
-import { createBus, type Bus, type BusEvent } from './bus/index.js';
 import type { WorkerContext } from './context.js';
 import { CloseCodes } from './errors.js';
 import { Registry, startSlowConsumerSweep } from './fanout/index.js';
@@ -12,6 +11,7 @@ import { publishRoutes, startLunaBridge } from './inputs/index.js';
 import { createLogger, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { Plugins } from './plugins.js';
+import { listen, type UWS, uws } from './uws.js';
 import { API_PREFIXES } from './version.js';
 import { closeWith, mountWebSocket, type SocketSet } from './ws/index.js';
 

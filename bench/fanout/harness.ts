@@ -1,9 +1,9 @@
-import { CLIENT_CPU, nodeScript, request, sleep, type Proc } from '../lib/procs.js';
 import { treeCpuSeconds, treePeakRssBytes, treeRssBytes } from '../lib/proc.js';
-import { histMerge, histQuantile, newHist } from '../lib/stats.js';
+import { CLIENT_CPU, nodeScript, type Proc, request, sleep } from '../lib/procs.js';
 import type { Server } from '../lib/servers.js';
-import type { PublishJob, PublishResult } from './publisher.js';
+import { histMerge, histQuantile, newHist } from '../lib/stats.js';
 import type { PayloadKind } from './events.js';
+import type { PublishJob, PublishResult } from './publisher.js';
 
 /**
  * Load generation against one running server: client processes holding the subscriptions, one
@@ -208,9 +208,7 @@ export class Load {
   }
 
   async close(): Promise<void> {
-    await Promise.all(
-      this.clients.map((c) => request(c, { cmd: 'close' }, 'closed', 10000).catch(() => undefined)),
-    );
+    await Promise.all(this.clients.map((c) => request(c, { cmd: 'close' }, 'closed', 10000).catch(() => undefined)));
     this.publisher?.child.send({ cmd: 'exit' });
     await sleep(300);
   }

@@ -1,7 +1,7 @@
 import { Agent } from 'node:http';
 import { postPublish } from '../lib/post-publish.js';
-import { EventMaker, FILTER_MIX, nowMs, publishBody, type PayloadKind } from './events.js';
 import { histAdd, histQuantile, newHist } from '../lib/stats.js';
+import { EventMaker, FILTER_MIX, nowMs, type PayloadKind, publishBody } from './events.js';
 
 /**
  * Publisher child process: sends `rate` events/s as POST /2/publish batches of `batch` events for

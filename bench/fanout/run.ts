@@ -1,10 +1,10 @@
 import { pathToFileURL } from 'node:url';
 import { list, num, parseArgs } from '../lib/args.js';
 import { startRedis, stop, withProcs } from '../lib/procs.js';
-import { SERVER_KINDS, startServer, type ServerKind } from '../lib/servers.js';
+import { SERVER_KINDS, type ServerKind, startServer } from '../lib/servers.js';
 import { median } from '../lib/stats.js';
-import { fmt, printTable, type Cell } from '../lib/table.js';
-import { ACCOUNT, EventMaker, FILTER_MIX, classOf, type PayloadKind } from './events.js';
+import { type Cell, fmt, printTable } from '../lib/table.js';
+import { ACCOUNT, classOf, FILTER_MIX, type PayloadKind } from './events.js';
 import { Load, type RunResult, type Subscription } from './harness.js';
 
 /**
@@ -129,7 +129,9 @@ export async function runFanout(o: FanoutOptions): Promise<{ rows: FanoutRow[]; 
         const reps: RunResult[] = [];
         for (let i = 0; i < o.reps; i++) {
           const r = await load.run({ rate: o.rate, batch: o.batch, seconds: o.seconds, kind: payload, expected });
-          process.stderr.write(`fanout: ${kind} ${payload} rep ${i + 1}: ${fmt(r.deliveredPerS)} deliveries/s, ${r.usPerDelivery.toFixed(2)} us/delivery, p99 ${r.p99} ms\n`);
+          process.stderr.write(
+            `fanout: ${kind} ${payload} rep ${i + 1}: ${fmt(r.deliveredPerS)} deliveries/s, ${r.usPerDelivery.toFixed(2)} us/delivery, p99 ${r.p99} ms\n`,
+          );
           reps.push(r);
         }
         rows.push({ server: kind, payload, result: pickMedian(reps), reps });
@@ -144,7 +146,9 @@ export async function runFanout(o: FanoutOptions): Promise<{ rows: FanoutRow[]; 
             const r = await load.run({ rate, batch: o.findBatch, seconds: o.findSeconds, kind: payload, expected, settleMs: 15000 });
             steps.push(r);
             const why = failReason(r, o, rate);
-            process.stderr.write(`fanout: find-max ${kind} ${payload} R=${Math.round(rate)}: ${fmt(r.deliveredPerS)} deliveries/s p99 ${r.p99} ms loss ${(r.loss * 100).toFixed(3)}% ${why ?? 'ok'}\n`);
+            process.stderr.write(
+              `fanout: find-max ${kind} ${payload} R=${Math.round(rate)}: ${fmt(r.deliveredPerS)} deliveries/s p99 ${r.p99} ms loss ${(r.loss * 100).toFixed(3)}% ${why ?? 'ok'}\n`,
+            );
             if (why !== undefined) {
               stoppedBy = `R=${Math.round(rate)}: ${why}`;
               break;
@@ -174,9 +178,41 @@ export function printFanout(o: FanoutOptions, rows: FanoutRow[], maxRows: FindMa
 function printRows(o: FanoutOptions, rows: FanoutRow[]): void {
   printTable(
     `Fan-out: ${o.subs} subscribers (${o.mix === 'none' ? 'no filters: every server delivers the same frames' : 'filter mix ½ gender=1, ¼ age 30..50, ¼ none'}), R=${o.rate} ev/s, B=${o.batch}, T=${o.seconds}s, median of ${o.reps}${o.bus === 'memory' ? ', product on the in-process bus' : ''}`,
-    ['server', 'payload', 'events', 'expected', 'received', 'bad subs', 'delivered/s', 'p50 ms', 'p99 ms', 'max ms', 'CPU s', 'us/delivery', 'redis CPU s', 'RSS MB', 'peak RSS MB', 'load-gen CPU %'],
+    [
+      'server',
+      'payload',
+      'events',
+      'expected',
+      'received',
+      'bad subs',
+      'delivered/s',
+      'p50 ms',
+      'p99 ms',
+      'max ms',
+      'CPU s',
+      'us/delivery',
+      'redis CPU s',
+      'RSS MB',
+      'peak RSS MB',
+      'load-gen CPU %',
+    ],
     rows.map(({ server, payload, result: r }) => [
-      server, payload, r.acked, r.expected, r.received, r.badSubs, r.deliveredPerS, r.p50, r.p99, r.max, r.cpuS, r.usPerDelivery, r.redisCpuS, r.rssMb, r.peakRssMb, r.loadCpuPct,
+      server,
+      payload,
+      r.acked,
+      r.expected,
+      r.received,
+      r.badSubs,
+      r.deliveredPerS,
+      r.p50,
+      r.p99,
+      r.max,
+      r.cpuS,
+      r.usPerDelivery,
+      r.redisCpuS,
+      r.rssMb,
+      r.peakRssMb,
+      r.loadCpuPct,
     ]),
   );
   const ratioRows: Cell[][] = [];
@@ -208,7 +244,14 @@ function printMax(o: FanoutOptions, maxRows: FindMaxRow[]): void {
     `Find-max: ${o.subs} subscribers, B=${o.findBatch}, T=${o.findSeconds}s per step, stop at loss > ${o.maxLoss * 100}% or p99 > ${o.maxP99} ms`,
     ['server', 'payload', 'max R ev/s', 'delivered/s', 'p99 ms at max', 'us/delivery at max', 'p99 ms at R/2', 'stopped by', 'load-gen CPU % at stop'],
     maxRows.map((m) => [
-      m.server, m.payload, m.maxRate, m.atMax?.deliveredPerS ?? NaN, m.atMax?.p99 ?? NaN, m.atMax?.usPerDelivery ?? NaN, m.atHalf?.p99 ?? NaN, m.stoppedBy,
+      m.server,
+      m.payload,
+      m.maxRate,
+      m.atMax?.deliveredPerS ?? NaN,
+      m.atMax?.p99 ?? NaN,
+      m.atMax?.usPerDelivery ?? NaN,
+      m.atHalf?.p99 ?? NaN,
+      m.stoppedBy,
       // Near 100 %: the load generators, not the server, set the maximum.
       (m.steps.at(-1)?.loadCpuPct ?? NaN).toFixed(0),
     ]),
@@ -222,7 +265,11 @@ function printMax(o: FanoutOptions, maxRows: FindMaxRow[]): void {
     if (p === undefined) continue;
     mr.push([payload, p, c ?? NaN, b ?? NaN, c ? `${((p / c) * 100).toFixed(0)}%` : '-', b ? `${(p / b).toFixed(1)}x` : '-']);
   }
-  printTable('Delivered/s at max; target: product >= 70% of ceiling and >= 5x baseline', ['payload', 'product', 'ceiling', 'baseline', 'product/ceiling', 'product/baseline'], mr);
+  printTable(
+    'Delivered/s at max; target: product >= 70% of ceiling and >= 5x baseline',
+    ['payload', 'product', 'ceiling', 'baseline', 'product/ceiling', 'product/baseline'],
+    mr,
+  );
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -1,11 +1,11 @@
 import { pathToFileURL } from 'node:url';
+import { ACCOUNT } from '../fanout/events.js';
 import { list, num, parseArgs } from '../lib/args.js';
-import { CLIENT_CPU, nodeScript, request, sleep, startRedis, withProcs } from '../lib/procs.js';
-import { startServer, type ServerKind } from '../lib/servers.js';
 import { treeCpuSeconds } from '../lib/proc.js';
+import { CLIENT_CPU, nodeScript, request, sleep, startRedis, withProcs } from '../lib/procs.js';
+import { type ServerKind, startServer } from '../lib/servers.js';
 import { median } from '../lib/stats.js';
 import { printTable } from '../lib/table.js';
-import { ACCOUNT } from '../fanout/events.js';
 
 /**
  * Handshake rate: WebSocket upgrades per second against one server process (one product worker),
@@ -45,8 +45,7 @@ export interface HandshakeRow {
   error?: string;
 }
 
-const FILTER = (j: number, distinct: boolean) =>
-  `/2/ws?gender=1&age__gte=30&age__lt=50&sources=${distinct ? `cam-${j}` : 'cam-1'},cam-2&emotions=1,4`;
+const FILTER = (j: number, distinct: boolean) => `/2/ws?gender=1&age__gte=30&age__lt=50&sources=${distinct ? `cam-${j}` : 'cam-1'},cam-2&emotions=1,4`;
 
 export async function runHandshake(o: HandshakeOptions): Promise<HandshakeRow[]> {
   const rows: HandshakeRow[] = [];

@@ -9,11 +9,12 @@
 // Latency needs a clock shared by the publishing and the receiving VU: both are in this k6 process,
 // so Date.now() (ms) is used; k6 has no sub-millisecond clock. For sub-ms figures use the Node
 // harness (node build/bench/fanout/run.js).
-import ws from 'k6/ws';
-import http from 'k6/http';
+
 import { check } from 'k6';
-import { Counter, Trend } from 'k6/metrics';
 import exec from 'k6/execution';
+import http from 'k6/http';
+import { Counter, Trend } from 'k6/metrics';
+import ws from 'k6/ws';
 
 const BASE = __ENV.BASE || '127.0.0.1:5080';
 const ACCOUNT = __ENV.ACCOUNT || '6d4c1a0e-7b5f-4c2e-9a3d-2f1e0b9c8a71';
@@ -46,10 +47,12 @@ function makeEvent(i, ts) {
   if (FULL) {
     FULL.face_attributes.basic_attributes.age = age(i);
     FULL.face_attributes.basic_attributes.gender = gender(i);
-    return `{"ts":${ts},` + JSON.stringify(FULL).slice(1);
+    return `{"ts":${ts},${JSON.stringify(FULL).slice(1)}`;
   }
-  return `{"ts":${ts},"event_id":"0b7a8c3e-5d2f-4e61-9a1b-3c4d5e6f7a8b","source":"cam-12",` +
-    `"face_attributes":{"basic_attributes":{"age":${age(i)},"gender":${gender(i)}}},"user_data":"north gate"}`;
+  return (
+    `{"ts":${ts},"event_id":"0b7a8c3e-5d2f-4e61-9a1b-3c4d5e6f7a8b","source":"cam-12",` +
+    `"face_attributes":{"basic_attributes":{"age":${age(i)},"gender":${gender(i)}}},"user_data":"north gate"}`
+  );
 }
 
 const latency = new Trend('event_latency', true);
@@ -116,7 +119,8 @@ export function publish() {
   const ts = Date.now();
   const events = [];
   for (let k = 0; k < BATCH; k++) events.push(makeEvent(base + k, ts));
-  const body = `{"events":[${events.join(',')}],"handler_id":"557d54ec-29ad-4f3c-93b4-c9092ef12515",` +
+  const body =
+    `{"events":[${events.join(',')}],"handler_id":"557d54ec-29ad-4f3c-93b4-c9092ef12515",` +
     `"event_create_time":"2019-08-24T14:15:22Z","event_end_time":"2019-08-24T14:15:22Z"}`;
   const res = http.post(`http://${BASE}/2/publish`, body, {
     headers: { 'Content-Type': 'application/json', 'Luna-Account-Id': ACCOUNT },
@@ -139,5 +143,5 @@ export function handleSummary(data) {
     `received deliveries: ${got} (${expected ? ((got / expected) * 100).toFixed(2) : '-'}%)`,
     `latency ms: p50 ${lat.med} p99 ${lat['p(99)']} max ${lat.max}`,
   ];
-  return { stdout: lines.join('\n') + '\n' };
+  return { stdout: `${lines.join('\n')}\n` };
 }

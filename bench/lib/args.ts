@@ -22,5 +22,10 @@ export function num(args: Map<string, string>, key: string, dflt: number): numbe
 
 export function list(args: Map<string, string>, key: string, dflt: string[]): string[] {
   const v = args.get(key);
-  return v === undefined ? dflt : v.split(',').map((s) => s.trim()).filter(Boolean);
+  return v === undefined
+    ? dflt
+    : v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
 }

@@ -1,11 +1,17 @@
-import { request, type Agent } from 'node:http';
+import { type Agent, request } from 'node:http';
 
 /**
  * One POST /2/publish for the benchmark publishers (fan-out and soak). Calls `done` exactly once:
  * with `error` undefined on a 201, otherwise with what went wrong (status and body, or the socket
  * error); `ms` is the round trip of an answered request (undefined when the socket failed).
  */
-export function postPublish(port: number, account: string, agent: Agent, body: string, done: (error: string | undefined, ms: number | undefined) => void): void {
+export function postPublish(
+  port: number,
+  account: string,
+  agent: Agent,
+  body: string,
+  done: (error: string | undefined, ms: number | undefined) => void,
+): void {
   const t0 = performance.now();
   const req = request(
     {
@@ -19,7 +25,9 @@ export function postPublish(port: number, account: string, agent: Agent, body: s
     (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => done(res.statusCode === 201 ? undefined : `HTTP ${res.statusCode} ${Buffer.concat(chunks).toString('utf8').slice(0, 200)}`, performance.now() - t0));
+      res.on('end', () =>
+        done(res.statusCode === 201 ? undefined : `HTTP ${res.statusCode} ${Buffer.concat(chunks).toString('utf8').slice(0, 200)}`, performance.now() - t0),
+      );
     },
   );
   req.on('error', (err) => done(err.message, undefined));

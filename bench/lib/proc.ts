@@ -1,5 +1,5 @@
-import { readFileSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /**
  * CPU and memory of a process tree, read from /proc (Linux only). A server that forks workers is
@@ -42,7 +42,10 @@ export function processTree(root: number): number[] {
     const s = readStat(pid);
     if (s === undefined) continue;
     let list = children.get(s.ppid);
-    if (list === undefined) children.set(s.ppid, (list = []));
+    if (list === undefined) {
+      list = [];
+      children.set(s.ppid, list);
+    }
     list.push(pid);
   }
   const out: number[] = [];

@@ -1,4 +1,4 @@
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../test/helpers/port.js';
 
@@ -130,7 +130,10 @@ export function start(name: string, cmd: string, args: string[], opts: SpawnOpti
   const proc: Proc = { name, child, pid: child.pid ?? -1, ready, tail: () => lines.join('\n') };
   if (proc.pid < 0) throw new Error(`${name}: spawn failed`);
   live.add(proc);
-  const timer = setTimeout(() => readyReject(new Error(`${name}: not ready after ${opts.readyTimeoutMs ?? 20000} ms\n${proc.tail()}`)), opts.readyTimeoutMs ?? 20000);
+  const timer = setTimeout(
+    () => readyReject(new Error(`${name}: not ready after ${opts.readyTimeoutMs ?? 20000} ms\n${proc.tail()}`)),
+    opts.readyTimeoutMs ?? 20000,
+  );
   ready.finally(() => clearTimeout(timer)).catch(() => undefined);
   child.once('exit', (code, signal) => {
     live.delete(proc);

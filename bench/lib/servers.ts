@@ -1,5 +1,5 @@
 import { get } from 'node:http';
-import { freePort, nodeScript, sleep, SERVER_CPU, type Proc } from './procs.js';
+import { freePort, nodeScript, type Proc, SERVER_CPU, sleep } from './procs.js';
 
 /** Polls GET /version until it answers 200 (bounded); fails early if the process exits. */
 export async function waitHttp(proc: Proc, port: number, timeoutMs: number): Promise<void> {
@@ -64,7 +64,13 @@ export async function startServer(kind: ServerKind, opts: ServerOptions = {}): P
     await waitHttp(proc, port, 30000);
   } else {
     const script = kind === 'ceiling' ? 'bench/fanout/servers/ceiling.js' : 'bench/fanout/servers/ws-baseline.js';
-    proc = nodeScript(kind, script, [], { cpu: SERVER_CPU, env: { PORT: String(port), ...opts.env }, ready: /listening on port/, nofile: true, nodeFlags: flags });
+    proc = nodeScript(kind, script, [], {
+      cpu: SERVER_CPU,
+      env: { PORT: String(port), ...opts.env },
+      ready: /listening on port/,
+      nofile: true,
+      nodeFlags: flags,
+    });
   }
   await proc.ready;
   return { kind, proc, port };

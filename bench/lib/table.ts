@@ -22,8 +22,8 @@ export function renderTable(title: string, header: string[], rows: Cell[][]): st
       })
       .join(' | ') +
     ' |';
-  const sep = '|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|';
-  return [`\n### ${title}\n`, line(header, true), sep, ...cells.slice(1).map((r) => line(r, false))].join('\n') + '\n';
+  const sep = `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`;
+  return `${[`\n### ${title}\n`, line(header, true), sep, ...cells.slice(1).map((r) => line(r, false))].join('\n')}\n`;
 }
 
 export function printTable(title: string, header: string[], rows: Cell[][]): void {

@@ -1,5 +1,5 @@
-import { connect as tcpConnect, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { type Socket, connect as tcpConnect } from 'node:net';
 
 /**
  * A minimal WebSocket client for load generation: one TCP socket, the RFC 6455 handshake, and a
@@ -126,7 +126,7 @@ export function connectWs(port: number, path: string, headers: Record<string, st
       let req = `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n`;
       req += `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n`;
       for (const [k, v] of Object.entries(headers)) req += `${k}: ${v}\r\n`;
-      socket.write(req + '\r\n');
+      socket.write(`${req}\r\n`);
     });
     const onData = (chunk: Buffer) => {
       acc = acc.length === 0 ? chunk : Buffer.concat([acc, chunk]);

@@ -1,11 +1,11 @@
 import { pathToFileURL } from 'node:url';
+import { ACCOUNT } from '../fanout/events.js';
+import { Load, type RunResult, type Subscription } from '../fanout/harness.js';
 import { num, parseArgs } from '../lib/args.js';
 import { startRedis, withProcs } from '../lib/procs.js';
 import { startServer } from '../lib/servers.js';
 import { median } from '../lib/stats.js';
 import { printTable } from '../lib/table.js';
-import { ACCOUNT } from '../fanout/events.js';
-import { Load, type RunResult, type Subscription } from '../fanout/harness.js';
 
 /**
  * Many filters: N subscribers of one account, first all with one filter (one topic, one predicate
@@ -84,7 +84,20 @@ export function printManyFilters(o: ManyFiltersOptions, rows: ManyFiltersRow[]):
   printTable(
     `Many filters: ${o.subs} subscribers in one account (product, Redis bus), R=${o.rate} ev/s, B=${o.batch}, small events, T=${o.seconds}s, median of ${o.reps}; target: distinct <= 2x single`,
     ['filters', 'events', 'expected', 'received', 'bad subs', 'delivered/s', 'p50 ms', 'p99 ms', 'CPU s', 'us/delivery', 'x single', 'RSS MB'],
-    rows.map(({ mode, result: r }) => [mode, r.acked, r.expected, r.received, r.badSubs, r.deliveredPerS, r.p50, r.p99, r.cpuS, r.usPerDelivery, `${(r.usPerDelivery / single).toFixed(2)}x`, r.rssMb]),
+    rows.map(({ mode, result: r }) => [
+      mode,
+      r.acked,
+      r.expected,
+      r.received,
+      r.badSubs,
+      r.deliveredPerS,
+      r.p50,
+      r.p99,
+      r.cpuS,
+      r.usPerDelivery,
+      `${(r.usPerDelivery / single).toFixed(2)}x`,
+      r.rssMb,
+    ]),
   );
 }
 

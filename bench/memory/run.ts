@@ -1,11 +1,11 @@
 import { pathToFileURL } from 'node:url';
+import { ACCOUNT, classOf, FILTER_MIX } from '../fanout/events.js';
 import { list, num, parseArgs } from '../lib/args.js';
-import { CLIENT_CPU, nodeScript, request, sleep, startRedis, withProcs, type Proc } from '../lib/procs.js';
 import { treeRssBytes } from '../lib/proc.js';
-import { startServer, type ServerKind } from '../lib/servers.js';
+import { CLIENT_CPU, nodeScript, type Proc, request, sleep, startRedis, withProcs } from '../lib/procs.js';
+import { type ServerKind, startServer } from '../lib/servers.js';
 import { slope } from '../lib/stats.js';
 import { printTable } from '../lib/table.js';
-import { ACCOUNT, FILTER_MIX, classOf } from '../fanout/events.js';
 
 /**
  * Memory per idle subscription: open subscriptions (filter mix) in waves, read the server's RSS
@@ -71,7 +71,10 @@ export async function runMemory(o: MemoryOptions): Promise<MemoryRow[]> {
         row.rssMb.push(treeRssBytes(server.proc.pid) / 2 ** 20);
         process.stderr.write(`memory: ${kind}: ${total} subscriptions, RSS ${row.rssMb.at(-1)!.toFixed(1)} MB\n`);
       }
-      row.bytesPerSub = slope(row.subs, row.rssMb.map((m) => m * 2 ** 20));
+      row.bytesPerSub = slope(
+        row.subs,
+        row.rssMb.map((m) => m * 2 ** 20),
+      );
       rows.push(row);
       await Promise.all(clients.map((p) => request(p, { cmd: 'close' }, 'closed').catch(() => undefined)));
     });

@@ -8,9 +8,7 @@
  * Each figure is the median of 5 timed runs after a warm-up run.
  */
 import { pathToFileURL } from 'node:url';
-import {
-  compileFilter, decodeFacts, encodeFacts, extractFacts, interpretFilter, parseFilterQuery, type Facts, type Filter,
-} from '../../src/filters/index.js';
+import { compileFilter, decodeFacts, encodeFacts, extractFacts, type Facts, type Filter, interpretFilter, parseFilterQuery } from '../../src/filters/index.js';
 
 export interface Row {
   name: string;
@@ -149,7 +147,12 @@ async function main(): Promise<void> {
     ),
   );
   console.log('\n### Facts, per event (producer: extract + encode; worker: decode)\n');
-  console.log(table(['op', 'ns per event'], (await runFactsBench()).map((r) => [r.op, r.nsPerEvent])));
+  console.log(
+    table(
+      ['op', 'ns per event'],
+      (await runFactsBench()).map((r) => [r.op, r.nsPerEvent]),
+    ),
+  );
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

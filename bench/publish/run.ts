@@ -1,10 +1,10 @@
 import { pathToFileURL } from 'node:url';
-import { list, num, parseArgs } from '../lib/args.js';
-import { CLIENT_CPU, nodeScript, request, startRedis, withProcs } from '../lib/procs.js';
-import { treeCpuSeconds } from '../lib/proc.js';
-import { startServer, type ServerKind } from '../lib/servers.js';
-import { printTable } from '../lib/table.js';
 import { ACCOUNT, EventMaker, nowMs, publishBody } from '../fanout/events.js';
+import { list, num, parseArgs } from '../lib/args.js';
+import { treeCpuSeconds } from '../lib/proc.js';
+import { CLIENT_CPU, nodeScript, request, startRedis, withProcs } from '../lib/procs.js';
+import { type ServerKind, startServer } from '../lib/servers.js';
+import { printTable } from '../lib/table.js';
 
 /**
  * Publish throughput: autocannon POSTs /2/publish with B small events per request as fast as

@@ -34,9 +34,7 @@ export function wsPath(query: string): string {
   return query === '' ? '/2/ws' : `/2/ws?${query}`;
 }
 
-const HEAD =
-  '"event_id":"0b7a8c3e-5d2f-4e61-9a1b-3c4d5e6f7a8b","source":"cam-12","tags":["entrance","vip"],' +
-  '"face_attributes":{"basic_attributes":{"age":';
+const HEAD = '"event_id":"0b7a8c3e-5d2f-4e61-9a1b-3c4d5e6f7a8b","source":"cam-12","tags":["entrance","vip"],' + '"face_attributes":{"basic_attributes":{"age":';
 const TAIL =
   ',"ethnicities":{"predominant_ethnicity":"asian"}}},"location":{"city":"Moscow","street":"arbat",' +
   '"geo_position":{"longitude":36.616,"latitude":55.752}}}';

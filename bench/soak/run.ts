@@ -3,13 +3,13 @@ import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { num, parseArgs } from '../lib/args.js';
 import { treeCpuSeconds, treeRssBytes } from '../lib/proc.js';
-import { BUILD, CLIENT_CPU, nodeScript, sleep, startRedis, stopAll, type Proc } from '../lib/procs.js';
+import { BUILD, CLIENT_CPU, nodeScript, type Proc, sleep, startRedis, stopAll } from '../lib/procs.js';
 import { startServer } from '../lib/servers.js';
 import { histQuantile, newHist } from '../lib/stats.js';
-import { renderTable, type Cell } from '../lib/table.js';
+import { type Cell, renderTable } from '../lib/table.js';
 import { ACCOUNT } from './events.js';
 import { closeProbe, scrapeMetrics, versionLatencyMs } from './http-probe.js';
-import { LATENCY_RULE, RSS_RULE, latencyLimit, rssLimit, trend, type Trend } from './trend.js';
+import { LATENCY_RULE, latencyLimit, RSS_RULE, rssLimit, type Trend, trend } from './trend.js';
 
 /**
  * Soak: the gateway (one worker, Redis bus) under a steady publish rate with subscribers that
@@ -248,12 +248,48 @@ function report(elapsedMin: number): void {
   if (notes.length > 0) process.stdout.write(`\nNotes:\n${notes.slice(0, 30).join('\n')}\n`);
   const run = elapsedMin;
   const xs = samples.map((s) => s.tMin);
-  const rss = trend(xs, samples.map((s) => s.rssMb), run, rssLimit, true);
-  const heap = trend(xs, samples.map((s) => s.heapFloorMb), run, rssLimit, true);
-  const redis = trend(xs, samples.map((s) => s.redisRssMb), run, rssLimit, true);
-  const lat = trend(xs, samples.map((s) => s.latP99), run, latencyLimit, false);
-  const ver = trend(xs, samples.map((s) => s.verP99), run, latencyLimit, false);
-  const eld = trend(xs, samples.map((s) => s.eldP99), run, latencyLimit, false);
+  const rss = trend(
+    xs,
+    samples.map((s) => s.rssMb),
+    run,
+    rssLimit,
+    true,
+  );
+  const heap = trend(
+    xs,
+    samples.map((s) => s.heapFloorMb),
+    run,
+    rssLimit,
+    true,
+  );
+  const redis = trend(
+    xs,
+    samples.map((s) => s.redisRssMb),
+    run,
+    rssLimit,
+    true,
+  );
+  const lat = trend(
+    xs,
+    samples.map((s) => s.latP99),
+    run,
+    latencyLimit,
+    false,
+  );
+  const ver = trend(
+    xs,
+    samples.map((s) => s.verP99),
+    run,
+    latencyLimit,
+    false,
+  );
+  const eld = trend(
+    xs,
+    samples.map((s) => s.eldP99),
+    run,
+    latencyLimit,
+    false,
+  );
   const sum = (k: keyof Sample) => samples.reduce((a, s) => a + (s[k] as number), 0);
   process.stdout.write(
     [
@@ -290,11 +326,14 @@ async function main(): Promise<void> {
       report(samples.at(-1)?.tMin ?? 0);
     });
   const started = Date.now();
-  const watchdog = setTimeout(() => {
-    process.stderr.write('soak: watchdog: run exceeded its time bound; killing everything\n');
-    report(samples.at(-1)?.tMin ?? 0);
-    void stopAll().finally(() => process.exit(2));
-  }, (MINUTES + 3) * 60_000);
+  const watchdog = setTimeout(
+    () => {
+      process.stderr.write('soak: watchdog: run exceeded its time bound; killing everything\n');
+      report(samples.at(-1)?.tMin ?? 0);
+      void stopAll().finally(() => process.exit(2));
+    },
+    (MINUTES + 3) * 60_000,
+  );
 
   // Before pinning: nproc counts only the CPUs this process may use.
   const machine = versions();
@@ -331,11 +370,18 @@ async function main(): Promise<void> {
   const churnShare = (i: number) => Math.floor(CHURN / CLIENTS) + (i < CHURN % CLIENTS ? 1 : 0);
   const opened = await Promise.all(
     clients.map((p, i) =>
-      ask<{ opened: number; failed: number; error?: string }>(p, { cmd: 'start', port, account: ACCOUNT, n: share(i), churn: churnShare(i) }, 'started', 120_000),
+      ask<{ opened: number; failed: number; error?: string }>(
+        p,
+        { cmd: 'start', port, account: ACCOUNT, n: share(i), churn: churnShare(i) },
+        'started',
+        120_000,
+      ),
     ),
   );
   const failedOpens = opened.reduce((a, r) => a + r.failed, 0);
-  process.stdout.write(`subscribers: ${opened.reduce((a, r) => a + r.opened, 0)} open, ${failedOpens} failed${failedOpens ? ` (${opened.find((r) => r.error)?.error})` : ''}\n`);
+  process.stdout.write(
+    `subscribers: ${opened.reduce((a, r) => a + r.opened, 0)} open, ${failedOpens} failed${failedOpens ? ` (${opened.find((r) => r.error)?.error})` : ''}\n`,
+  );
   await ask(publisher, { cmd: 'start', port, account: ACCOUNT, rate: RATE, batch: BATCH }, 'started');
 
   // GET /version probes, spread evenly over each sample window.

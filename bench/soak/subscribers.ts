@@ -1,5 +1,5 @@
-import { connectWs, pool, readTs, type RawWs } from '../lib/ws-raw.js';
 import { histAdd, newHist } from '../lib/stats.js';
+import { connectWs, pool, type RawWs, readTs } from '../lib/ws-raw.js';
 import { nowMs, randomQuery, wsPath } from './events.js';
 
 /**

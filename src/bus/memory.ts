@@ -1,4 +1,4 @@
-import { BusUnavailableError, type Bus, type BusEvent, type BusStats, type EventHandler } from './bus.js';
+import { type Bus, type BusEvent, type BusStats, BusUnavailableError, type EventHandler } from './bus.js';
 
 /**
  * In-process bus for the single-process embedded mode (no REDIS_URL). Publishing is synchronous

@@ -78,7 +78,12 @@ export function redisReason(err: unknown): string {
  * `onTimeout` (e.g. drop the connection, so that its pending commands end too). The one timeout
  * helper of the Redis code; the timer is always cleared.
  */
-export async function withTimeout<T>(p: Promise<T>, ms: number, onTimeout?: () => void, error: () => Error = () => new Error(`timeout after ${ms}ms`)): Promise<T> {
+export async function withTimeout<T>(
+  p: Promise<T>,
+  ms: number,
+  onTimeout?: () => void,
+  error: () => Error = () => new Error(`timeout after ${ms}ms`),
+): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([

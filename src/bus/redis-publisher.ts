@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
-import { BusUnavailableError, type BusEvent } from './bus.js';
+import { type BusEvent, BusUnavailableError } from './bus.js';
 import { createRedis, redisReason, withTimeout } from './redis-client.js';
 
 /**
@@ -163,7 +163,12 @@ export class RedisPublisher {
     if (this.closed) throw new Error('redis: bus closed');
     const pub = this.pub;
     try {
-      await withTimeout(this.whenReady(pub).then(() => pub.ping()), timeoutMs, undefined, () => new Error(`redis: timeout after ${timeoutMs}ms`));
+      await withTimeout(
+        this.whenReady(pub).then(() => pub.ping()),
+        timeoutMs,
+        undefined,
+        () => new Error(`redis: timeout after ${timeoutMs}ms`),
+      );
     } catch (err) {
       const msg = (err as Error).message;
       throw new Error(msg.startsWith('redis: ') ? msg : `redis: ${redisReason(err)}`);

@@ -141,8 +141,7 @@ export class RedisReader {
   private async checkGap(r: Redis): Promise<void> {
     const info = await this.streamInfo(r);
     if (info === undefined || info.entriesAdded === undefined) return;
-    const oldestIsNewer =
-      info.firstId !== undefined ? compareIds(info.firstId, this.lastId) > 0 : compareIds(info.lastGeneratedId, this.lastId) > 0;
+    const oldestIsNewer = info.firstId !== undefined ? compareIds(info.firstId, this.lastId) > 0 : compareIds(info.lastGeneratedId, this.lastId) > 0;
     if (!oldestIsNewer) return;
     const lost = info.entriesAdded - info.length - this.seen;
     if (lost > 0) {

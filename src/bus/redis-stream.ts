@@ -40,6 +40,7 @@ export class RedisStreamBus implements Bus {
 
   /** Both halves at once: each refuses new work synchronously, then releases its connection. */
   close(): Promise<void> {
-    return (this.closing ??= Promise.all([this.reader.close(), this.publisher.close()]).then(() => undefined));
+    this.closing ??= Promise.all([this.reader.close(), this.publisher.close()]).then(() => undefined);
+    return this.closing;
   }
 }

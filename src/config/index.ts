@@ -1,3 +1,3 @@
-export { ConfigSchema, keySchema, isSecret, type Config, type ConfigKey } from './schema.js';
-export { loadConfig, ConfigError, workerCount, usesRedis, describeAllowed } from './load.js';
-export { maskedConfig, configAsText, maskUrlPassword, MASK } from './mask.js';
+export { ConfigError, describeAllowed, loadConfig, usesRedis, workerCount } from './load.js';
+export { configAsText, MASK, maskedConfig, maskUrlPassword } from './mask.js';
+export { type Config, type ConfigKey, ConfigSchema, isSecret, keySchema } from './schema.js';

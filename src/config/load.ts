@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { Value } from '@sinclair/typebox/value';
 import type { TSchema } from '@sinclair/typebox';
-import { ConfigSchema, keySchema, type Config } from './schema.js';
+import { Value } from '@sinclair/typebox/value';
+import { type Config, ConfigSchema, keySchema } from './schema.js';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -12,7 +12,7 @@ export class ConfigError extends Error {
 
 /** What a key allows, in words, for the error message. */
 export function describeAllowed(s: TSchema): string {
-  if (s.anyOf) return 'one of ' + (s.anyOf as TSchema[]).map((x) => JSON.stringify(x.const)).join(', ');
+  if (s.anyOf) return `one of ${(s.anyOf as TSchema[]).map((x) => JSON.stringify(x.const)).join(', ')}`;
   const parts: string[] = [];
   const type = s.type === 'integer' ? 'an integer' : s.type === 'number' ? 'a number' : 'a string';
   parts.push(type);

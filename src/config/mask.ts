@@ -1,5 +1,5 @@
-import { isSecret } from './schema.js';
 import type { Config } from './schema.js';
+import { isSecret } from './schema.js';
 
 export const MASK = '********';
 

@@ -1,4 +1,4 @@
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
 
 /**
  * The one configuration schema. Property names are the environment variable names (and the keys
@@ -21,8 +21,7 @@ export const ConfigSchema = Type.Object(
       default: '',
       pattern: '^(|rediss?://.+)$',
       secret: true,
-      description:
-        '`redis://[user:password@]host:port[/db]`. Empty: the in-process bus, one process. The password is masked in /config.',
+      description: '`redis://[user:password@]host:port[/db]`. Empty: the in-process bus, one process. The password is masked in /config.',
     }),
     REDIS_SENTINELS: Type.String({
       default: '',
@@ -62,7 +61,8 @@ export const ConfigSchema = Type.Object(
     SENDER_MAX_INBOUND_FRAME: Type.Integer({
       default: 16384,
       minimum: 125,
-      description: 'Largest client-to-server message (fragments counted together); a bigger one closes the connection at once (no close frame: the client sees 1006).',
+      description:
+        'Largest client-to-server message (fragments counted together); a bigger one closes the connection at once (no close frame: the client sees 1006).',
     }),
     SENDER_PING_INTERVAL: Type.Integer({
       default: 30,

@@ -1,5 +1,5 @@
 import type { EventBatch } from './encode.js';
-import { REQUEST_ID_RE, UUID_RE, newRequestId } from './ids.js';
+import { newRequestId, REQUEST_ID_RE, UUID_RE } from './ids.js';
 
 /** One LUNA Handlers channel message (SPEC section 1), checked, ready for `encodeBatch`. */
 export interface LunaMessage {

@@ -1,5 +1,5 @@
 import type { BusEvent } from '../bus/index.js';
-import { compileFilter, decodeFacts, filterTopic, type Facts, type Filter, type Predicate } from '../filters/index.js';
+import { compileFilter, decodeFacts, type Facts, type Filter, filterTopic, type Predicate } from '../filters/index.js';
 import type { Metrics } from '../metrics.js';
 
 /**

@@ -88,9 +88,7 @@ function emit(field: Field, value: unknown, e: Emitter): string {
       if (list.length <= INLINE_MAX_STRINGS) return `Array.isArray(v) && ${list.map((t) => `v.includes(${lit(t)})`).join(' && ')}`;
       for (const t of list) lit(t);
       const all = e.external([...list]);
-      const h = e.helper(
-        (name) => `function ${name}(a) { for (let i = 0; i < ${all}.length; i++) if (!a.includes(${all}[i])) return false; return true; }`,
-      );
+      const h = e.helper((name) => `function ${name}(a) { for (let i = 0; i < ${all}.length; i++) if (!a.includes(${all}[i])) return false; return true; }`);
       return `Array.isArray(v) && ${h}(v)`;
     }
     case 'substring':
@@ -120,15 +118,9 @@ export function emitFilter(f: Filter): { source: string; externals: unknown[] } 
     if (field.kind === 'geo') body.push(`w = ${member('f', field.latFact)};`);
     body.push(`if (!(${cond})) return false;`);
   }
-  const source = [
-    '"use strict";',
-    ...e.prelude,
-    'return function predicate(f) {',
-    '  let v, w;',
-    ...body.map((l) => `  ${l}`),
-    '  return true;',
-    '};',
-  ].join('\n');
+  const source = ['"use strict";', ...e.prelude, 'return function predicate(f) {', '  let v, w;', ...body.map((l) => `  ${l}`), '  return true;', '};'].join(
+    '\n',
+  );
   return { source, externals: e.externals };
 }
 

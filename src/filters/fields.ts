@@ -35,12 +35,37 @@ export type FieldKind =
 
 /** Keys of Facts tested by the vocabulary (kept in sync with facts.ts by the type checker). */
 export type FactKey =
-  | 'handler_id' | 'source' | 'stream_id' | 'labels' | 'similarity'
-  | 'age' | 'gender' | 'ethnicity' | 'liveness' | 'deepfake' | 'mask' | 'emotion'
-  | 'tags' | 'user_data' | 'lon' | 'lat'
-  | 'city' | 'area' | 'district' | 'street' | 'house_number'
-  | 'body_gender' | 'body_age' | 'headwear_state' | 'headwear_color' | 'sleeve_length'
-  | 'upper_colors' | 'lower_type' | 'lower_colors' | 'shoes_color' | 'backpack_state';
+  | 'handler_id'
+  | 'source'
+  | 'stream_id'
+  | 'labels'
+  | 'similarity'
+  | 'age'
+  | 'gender'
+  | 'ethnicity'
+  | 'liveness'
+  | 'deepfake'
+  | 'mask'
+  | 'emotion'
+  | 'tags'
+  | 'user_data'
+  | 'lon'
+  | 'lat'
+  | 'city'
+  | 'area'
+  | 'district'
+  | 'street'
+  | 'house_number'
+  | 'body_gender'
+  | 'body_age'
+  | 'headwear_state'
+  | 'headwear_color'
+  | 'sleeve_length'
+  | 'upper_colors'
+  | 'lower_type'
+  | 'lower_colors'
+  | 'shoes_color'
+  | 'backpack_state';
 
 interface Base {
   readonly name: string;
@@ -70,43 +95,152 @@ export type Field =
 
 export const SHORT_PALETTE = ['black', 'other', 'white', 'undefined'] as const;
 export const EXPANDED_PALETTE = [
-  'black', 'blue', 'green', 'gray', 'orange', 'purple', 'red', 'white', 'yellow', 'pink', 'brown', 'beige', 'khaki',
-  'multicolored', 'undefined',
+  'black',
+  'blue',
+  'green',
+  'gray',
+  'orange',
+  'purple',
+  'red',
+  'white',
+  'yellow',
+  'pink',
+  'brown',
+  'beige',
+  'khaki',
+  'multicolored',
+  'undefined',
 ] as const;
 const STATES = { 0: 'absent', 1: 'present', 2: 'undefined' } as const;
 
 /** SPEC section 4 table, in its order (also the order of keys in a normalised Filter). */
 export const FIELDS = [
-  { name: 'handler_ids', example: '8950722f-3fd4-4223-b48f-03f95f0e8dfb,346a5645-ec89-4806-820a-dbcb6e0dc38c', kind: 'uuid-list', fact: 'handler_id', description: "The message's `handler_id` is one of these." },
+  {
+    name: 'handler_ids',
+    example: '8950722f-3fd4-4223-b48f-03f95f0e8dfb,346a5645-ec89-4806-820a-dbcb6e0dc38c',
+    kind: 'uuid-list',
+    fact: 'handler_id',
+    description: "The message's `handler_id` is one of these.",
+  },
   { name: 'sources', example: 'cam1,3rd+Avenue', kind: 'string-list', fact: 'source', description: '`event.source` is one of these.' },
-  { name: 'stream_ids', example: '8950722f-3fd4-4223-b48f-03f95f0e8dfb', kind: 'uuid-list', fact: 'stream_id', description: '`event.stream_id` is one of these.' },
+  {
+    name: 'stream_ids',
+    example: '8950722f-3fd4-4223-b48f-03f95f0e8dfb',
+    kind: 'uuid-list',
+    fact: 'stream_id',
+    description: '`event.stream_id` is one of these.',
+  },
   { name: 'matching_candidates_labels', example: 'bad+guys,vip', kind: 'any-of', fact: 'labels', description: 'Some `event.matches[].label` is one of these.' },
   {
-    name: 'object_similarity__gte', example: '0.5', kind: 'bound', op: 'gte', integer: false, min: 0, max: 1, pair: 'object_similarity__lt', fact: 'similarity',
+    name: 'object_similarity__gte',
+    example: '0.5',
+    kind: 'bound',
+    op: 'gte',
+    integer: false,
+    min: 0,
+    max: 1,
+    pair: 'object_similarity__lt',
+    fact: 'similarity',
     description: 'Top candidate similarity (the highest `event.matches[].candidates[].similarity`) >= value.',
   },
   {
-    name: 'object_similarity__lt', example: '0.95', kind: 'bound', op: 'lt', integer: false, min: 0, max: 1, pair: 'object_similarity__gte', fact: 'similarity',
+    name: 'object_similarity__lt',
+    example: '0.95',
+    kind: 'bound',
+    op: 'lt',
+    integer: false,
+    min: 0,
+    max: 1,
+    pair: 'object_similarity__gte',
+    fact: 'similarity',
     description: 'Top candidate similarity < value.',
   },
-  { name: 'age__gte', example: '18', kind: 'bound', op: 'gte', integer: true, min: 0, max: 200, pair: 'age__lt', fact: 'age', description: '`event.face_attributes.basic_attributes.age` >= value.' },
-  { name: 'age__lt', example: '50', kind: 'bound', op: 'lt', integer: true, min: 0, max: 200, pair: 'age__gte', fact: 'age', description: '`event.face_attributes.basic_attributes.age` < value.' },
-  { name: 'gender', example: '1', kind: 'code', codes: { 0: 'female', 1: 'male' }, fact: 'gender', description: '`event.face_attributes.basic_attributes.gender` equals value.' },
   {
-    name: 'ethnic_groups', example: '1,2', kind: 'name-list', codes: { 1: 'african_american', 2: 'asian', 3: 'caucasian', 4: 'indian' }, fact: 'ethnicity',
+    name: 'age__gte',
+    example: '18',
+    kind: 'bound',
+    op: 'gte',
+    integer: true,
+    min: 0,
+    max: 200,
+    pair: 'age__lt',
+    fact: 'age',
+    description: '`event.face_attributes.basic_attributes.age` >= value.',
+  },
+  {
+    name: 'age__lt',
+    example: '50',
+    kind: 'bound',
+    op: 'lt',
+    integer: true,
+    min: 0,
+    max: 200,
+    pair: 'age__gte',
+    fact: 'age',
+    description: '`event.face_attributes.basic_attributes.age` < value.',
+  },
+  {
+    name: 'gender',
+    example: '1',
+    kind: 'code',
+    codes: { 0: 'female', 1: 'male' },
+    fact: 'gender',
+    description: '`event.face_attributes.basic_attributes.gender` equals value.',
+  },
+  {
+    name: 'ethnic_groups',
+    example: '1,2',
+    kind: 'name-list',
+    codes: { 1: 'african_american', 2: 'asian', 3: 'caucasian', 4: 'indian' },
+    fact: 'ethnicity',
     description: '`event.face_attributes.basic_attributes.ethnicities.predominant_ethnicity` (a name) is one of these.',
   },
-  { name: 'liveness', example: '0,2', kind: 'name-list', codes: { 0: 'spoof', 1: 'real', 2: 'unknown' }, fact: 'liveness', description: 'Face `liveness.prediction` (a name) is one of these.' },
-  { name: 'deepfake', example: '0', kind: 'name-list', codes: { 0: 'fake', 1: 'real' }, fact: 'deepfake', description: 'Face `deepfake.prediction` (a name) is one of these.' },
-  { name: 'masks', example: '1,3', kind: 'name-list', codes: { 1: 'medical_mask', 2: 'missing', 3: 'occluded' }, fact: 'mask', description: 'Face `mask.predominant_mask` (a name) is one of these.' },
   {
-    name: 'emotions', example: '4,5', kind: 'name-list', codes: { 1: 'anger', 2: 'disgust', 3: 'fear', 4: 'happiness', 5: 'neutral', 6: 'sadness', 7: 'surprise' }, fact: 'emotion',
+    name: 'liveness',
+    example: '0,2',
+    kind: 'name-list',
+    codes: { 0: 'spoof', 1: 'real', 2: 'unknown' },
+    fact: 'liveness',
+    description: 'Face `liveness.prediction` (a name) is one of these.',
+  },
+  {
+    name: 'deepfake',
+    example: '0',
+    kind: 'name-list',
+    codes: { 0: 'fake', 1: 'real' },
+    fact: 'deepfake',
+    description: 'Face `deepfake.prediction` (a name) is one of these.',
+  },
+  {
+    name: 'masks',
+    example: '1,3',
+    kind: 'name-list',
+    codes: { 1: 'medical_mask', 2: 'missing', 3: 'occluded' },
+    fact: 'mask',
+    description: 'Face `mask.predominant_mask` (a name) is one of these.',
+  },
+  {
+    name: 'emotions',
+    example: '4,5',
+    kind: 'name-list',
+    codes: { 1: 'anger', 2: 'disgust', 3: 'fear', 4: 'happiness', 5: 'neutral', 6: 'sadness', 7: 'surprise' },
+    fact: 'emotion',
     description: 'Face `emotions.predominant_emotion` (a name) is one of these.',
   },
   { name: 'tags', example: 'tag1,tag2', kind: 'tags', maxLength: 36, fact: 'tags', description: 'Every given tag is in `event.tags`.' },
-  { name: 'user_data', example: 'some%20event', kind: 'substring', fact: 'user_data', description: '`event.user_data` contains the value (substring: `cd` matches `abcd`).' },
   {
-    name: 'geo_position', example: 'origin_longitude,36.616,origin_latitude,55.752,longitude_delta,0.5', kind: 'geo', fact: 'lon', latFact: 'lat',
+    name: 'user_data',
+    example: 'some%20event',
+    kind: 'substring',
+    fact: 'user_data',
+    description: '`event.user_data` contains the value (substring: `cd` matches `abcd`).',
+  },
+  {
+    name: 'geo_position',
+    example: 'origin_longitude,36.616,origin_latitude,55.752,longitude_delta,0.5',
+    kind: 'geo',
+    fact: 'lon',
+    latFact: 'lat',
     description: '`event.location.geo_position` lies within the box |lon - X| <= DX, |lat - Y| <= DY; longitude wraps at ±180.',
   },
   { name: 'cities', example: 'Moscow,New-York', kind: 'string-list', fact: 'city', description: '`event.location.city` is one of these.' },
@@ -114,17 +248,102 @@ export const FIELDS = [
   { name: 'districts', example: 'mitino', kind: 'string-list', fact: 'district', description: '`event.location.district` is one of these.' },
   { name: 'streets', example: 'arbat,schepkina', kind: 'string-list', fact: 'street', description: '`event.location.street` is one of these.' },
   { name: 'house_numbers', example: '1,1/2str3', kind: 'string-list', fact: 'house_number', description: '`event.location.house_number` is one of these.' },
-  { name: 'apparent_gender', example: '0,2', kind: 'code-list', codes: { 0: 'female', 1: 'male', 2: 'undefined' }, fact: 'body_gender', description: 'Body `basic_attributes.apparent_gender` (a number) is one of these.' },
-  { name: 'apparent_age__gte', example: '10', kind: 'bound', op: 'gte', integer: true, min: 0, max: 100, pair: 'apparent_age__lt', fact: 'body_age', description: 'Body `basic_attributes.apparent_age` >= value.' },
-  { name: 'apparent_age__lt', example: '60', kind: 'bound', op: 'lt', integer: true, min: 0, max: 100, pair: 'apparent_age__gte', fact: 'body_age', description: 'Body `basic_attributes.apparent_age` < value.' },
-  { name: 'headwear_states', example: '1', kind: 'code-list', codes: STATES, fact: 'headwear_state', description: 'Body `upper_body.headwear.state` (a number) is one of these.' },
-  { name: 'headwear_colors', example: 'black,white', kind: 'word-list', values: SHORT_PALETTE, fact: 'headwear_color', description: 'Body `upper_body.headwear.apparent_color` is one of these.' },
-  { name: 'sleeve_lengths', example: 'short', kind: 'word-list', values: ['short', 'long', 'undefined'], fact: 'sleeve_length', description: 'Body `upper_body.sleeve.length` is one of these.' },
-  { name: 'upper_clothing_colors', example: 'red,blue', kind: 'any-of', values: EXPANDED_PALETTE, fact: 'upper_colors', description: 'Some of body `upper_body.upper_clothing.colors` is one of these.' },
-  { name: 'lower_garment_types', example: 'trousers,skirt', kind: 'word-list', values: ['trousers', 'shorts', 'skirt', 'undefined'], fact: 'lower_type', description: 'Body `lower_body.lower_garment.type` is one of these.' },
-  { name: 'lower_garment_colors', example: 'black', kind: 'any-of', values: EXPANDED_PALETTE, fact: 'lower_colors', description: 'Some of body `lower_body.lower_garment.colors` is one of these.' },
-  { name: 'shoes_colors', example: 'white', kind: 'word-list', values: SHORT_PALETTE, fact: 'shoes_color', description: 'Body `lower_body.shoes.apparent_color` is one of these.' },
-  { name: 'backpack_states', example: '1,2', kind: 'code-list', codes: STATES, fact: 'backpack_state', description: 'Body `accessories.backpack.state` (a number) is one of these.' },
+  {
+    name: 'apparent_gender',
+    example: '0,2',
+    kind: 'code-list',
+    codes: { 0: 'female', 1: 'male', 2: 'undefined' },
+    fact: 'body_gender',
+    description: 'Body `basic_attributes.apparent_gender` (a number) is one of these.',
+  },
+  {
+    name: 'apparent_age__gte',
+    example: '10',
+    kind: 'bound',
+    op: 'gte',
+    integer: true,
+    min: 0,
+    max: 100,
+    pair: 'apparent_age__lt',
+    fact: 'body_age',
+    description: 'Body `basic_attributes.apparent_age` >= value.',
+  },
+  {
+    name: 'apparent_age__lt',
+    example: '60',
+    kind: 'bound',
+    op: 'lt',
+    integer: true,
+    min: 0,
+    max: 100,
+    pair: 'apparent_age__gte',
+    fact: 'body_age',
+    description: 'Body `basic_attributes.apparent_age` < value.',
+  },
+  {
+    name: 'headwear_states',
+    example: '1',
+    kind: 'code-list',
+    codes: STATES,
+    fact: 'headwear_state',
+    description: 'Body `upper_body.headwear.state` (a number) is one of these.',
+  },
+  {
+    name: 'headwear_colors',
+    example: 'black,white',
+    kind: 'word-list',
+    values: SHORT_PALETTE,
+    fact: 'headwear_color',
+    description: 'Body `upper_body.headwear.apparent_color` is one of these.',
+  },
+  {
+    name: 'sleeve_lengths',
+    example: 'short',
+    kind: 'word-list',
+    values: ['short', 'long', 'undefined'],
+    fact: 'sleeve_length',
+    description: 'Body `upper_body.sleeve.length` is one of these.',
+  },
+  {
+    name: 'upper_clothing_colors',
+    example: 'red,blue',
+    kind: 'any-of',
+    values: EXPANDED_PALETTE,
+    fact: 'upper_colors',
+    description: 'Some of body `upper_body.upper_clothing.colors` is one of these.',
+  },
+  {
+    name: 'lower_garment_types',
+    example: 'trousers,skirt',
+    kind: 'word-list',
+    values: ['trousers', 'shorts', 'skirt', 'undefined'],
+    fact: 'lower_type',
+    description: 'Body `lower_body.lower_garment.type` is one of these.',
+  },
+  {
+    name: 'lower_garment_colors',
+    example: 'black',
+    kind: 'any-of',
+    values: EXPANDED_PALETTE,
+    fact: 'lower_colors',
+    description: 'Some of body `lower_body.lower_garment.colors` is one of these.',
+  },
+  {
+    name: 'shoes_colors',
+    example: 'white',
+    kind: 'word-list',
+    values: SHORT_PALETTE,
+    fact: 'shoes_color',
+    description: 'Body `lower_body.shoes.apparent_color` is one of these.',
+  },
+  {
+    name: 'backpack_states',
+    example: '1,2',
+    kind: 'code-list',
+    codes: STATES,
+    fact: 'backpack_state',
+    description: 'Body `accessories.backpack.state` (a number) is one of these.',
+  },
 ] as const satisfies readonly Field[];
 
 export type ParamName = (typeof FIELDS)[number]['name'];

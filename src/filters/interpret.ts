@@ -1,4 +1,4 @@
-import { FIELD_BY_NAME, type FactKey, type Field, type GeoBox } from './fields.js';
+import { type FactKey, FIELD_BY_NAME, type Field, type GeoBox } from './fields.js';
 import type { Filter } from './params.js';
 
 /*
@@ -80,7 +80,7 @@ function rawValue(key: FactKey, event: unknown, handlerId: string): unknown {
           if (typeof s === 'number') sims.push(s);
         }
       }
-      return sims.length === 0 ? undefined : sims.reduce((a, b) => (b > a ? b : a));
+      return sims.length === 0 ? undefined : sims.reduce((a, b) => Math.max(b, a));
     }
     default:
       return walk(event, EVENT_PATHS[key]);

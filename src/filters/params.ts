@@ -1,5 +1,5 @@
 import { UUID_RE } from '../events/ids.js';
-import { FIELDS, FIELD_BY_NAME, describeCodes, type Field, type GeoBox, type KindValue } from './fields.js';
+import { describeCodes, FIELD_BY_NAME, FIELDS, type Field, type GeoBox, type KindValue } from './fields.js';
 
 /**
  * A normalised filter: only the parameters given, keys in the order of the SPEC table, lists
@@ -30,7 +30,10 @@ const ECHO_MAX = 64;
 
 /** Thrown inside this module only; parseFilterQuery turns it into its result value. */
 class BadParam {
-  constructor(readonly param: string, readonly detail: string) {}
+  constructor(
+    readonly param: string,
+    readonly detail: string,
+  ) {}
 }
 
 function echo(s: string): string {
@@ -65,7 +68,7 @@ function items(name: string, value: string, limits: QueryLimits): string[] {
 
 function uniqueSorted<T extends string | number>(xs: readonly T[]): T[] {
   const u = [...new Set(xs)];
-  return typeof u[0] === 'number' ? (u as number[]).sort((a, b) => a - b) as T[] : u.sort();
+  return typeof u[0] === 'number' ? ((u as number[]).sort((a, b) => a - b) as T[]) : u.sort();
 }
 
 function code(name: string, item: string, codes: Readonly<Record<number, string>>): number {
@@ -93,9 +96,11 @@ function geo(name: string, value: string, limits: QueryLimits): GeoBox {
     if (!(GEO_KEYS as readonly string[]).includes(key)) throw bad(name, `unknown key '${echo(key)}', expected one of ${GEO_KEYS.join(', ')}`);
     if (got.has(key)) throw bad(name, `key '${key}' is given more than once`);
     const n =
-      key === 'origin_longitude' ? number(name, v, false, -180, 180, `${key} as a decimal number`)
-      : key === 'origin_latitude' ? number(name, v, false, -90, 90, `${key} as a decimal number`)
-      : Number(v);
+      key === 'origin_longitude'
+        ? number(name, v, false, -180, 180, `${key} as a decimal number`)
+        : key === 'origin_latitude'
+          ? number(name, v, false, -90, 90, `${key} as a decimal number`)
+          : Number(v);
     if (key === 'longitude_delta' && !(DECIMAL_RE.test(v) && n > 0 && n <= 180)) {
       throw bad(name, `expected ${key} as a decimal number in (0, 180], got '${echo(v)}'`);
     }

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { Marked } from 'marked';
-import { Errors, LunaError } from '../errors.js';
 import type { WorkerContext } from '../context.js';
+import { Errors, LunaError } from '../errors.js';
 import { buildOpenApi, renderSpec } from '../openapi/index.js';
 import { negotiate } from './accept.js';
 import { docsNav, escapeHtml, htmlPage, type TocEntry } from './html-page.js';
@@ -28,7 +28,7 @@ export function docsRoutes(table: RouteTable, ctx: WorkerContext): void {
     'application/json': ['application/json', spec.json],
   };
   addRoute(table, 'GET', '/docs/spec', (ex) => {
-    const accept = ex.headers['accept'];
+    const accept = ex.headers.accept;
     // No Accept header accepts anything (RFC 9110 12.5.1); an empty one is treated the same.
     const chosen = accept === undefined || accept.trim() === '' ? SPEC_TYPES[0] : negotiate(accept, SPEC_TYPES, SPEC_ALIASES);
     if (chosen === undefined) {
@@ -49,7 +49,12 @@ export function docsRoutes(table: RouteTable, ctx: WorkerContext): void {
 }
 
 function slug(text: string, taken: Map<string, number>): string {
-  const base = text.toLowerCase().replace(/<[^>]*>/g, '').replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'section';
+  const base =
+    text
+      .toLowerCase()
+      .replace(/<[^>]*>/g, '')
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '') || 'section';
   const n = taken.get(base) ?? 0;
   taken.set(base, n + 1);
   return n === 0 ? base : `${base}-${n}`;
@@ -82,7 +87,9 @@ function renderPage(markdown: string): { html: string; headings: TocEntry[] } {
 export function renderManual(dir: URL, ctx: Pick<WorkerContext, 'log'>): Map<string, string> {
   let files: string[];
   try {
-    files = readdirSync(dir).filter((f) => f.endsWith('.md')).sort();
+    files = readdirSync(dir)
+      .filter((f) => f.endsWith('.md'))
+      .sort();
   } catch (err) {
     ctx.log.warn({ dir: dir.pathname, err }, 'development manual sources not found');
     files = [];
@@ -90,9 +97,7 @@ export function renderManual(dir: URL, ctx: Pick<WorkerContext, 'log'>): Map<str
   const names = files.map((f) => f.slice(0, -3));
   const indexSource = names.includes('index') ? 'index' : names.includes('development') ? 'development' : undefined;
   const pages = new Map<string, string>();
-  const nav = names
-    .filter((n) => n !== indexSource)
-    .map((n) => `<a href="/docs/dev/${encodeURIComponent(n)}.html">${escapeHtml(n)}</a>`);
+  const nav = names.filter((n) => n !== indexSource).map((n) => `<a href="/docs/dev/${encodeURIComponent(n)}.html">${escapeHtml(n)}</a>`);
   const navHtml = docsNav(nav);
 
   for (const name of names) {

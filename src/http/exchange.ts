@@ -1,7 +1,7 @@
-import type { UWS } from '../uws.js';
-import { LunaError, statusLine } from '../errors.js';
-import type { Logger } from '../log.js';
+import { type LunaError, statusLine } from '../errors.js';
 import { checkRequestId } from '../events/index.js';
+import type { Logger } from '../log.js';
+import type { UWS } from '../uws.js';
 import { readHeaders } from './headers.js';
 
 /**

@@ -1,5 +1,5 @@
-import type { UWS } from '../uws.js';
 import { Errors, LunaError } from '../errors.js';
+import type { UWS } from '../uws.js';
 
 /**
  * Header lines that may appear only once. Two `Luna-Account-Id` lines name two accounts; two

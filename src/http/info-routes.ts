@@ -1,9 +1,9 @@
-import { Errors, LunaError } from '../errors.js';
 import { configAsText, maskedConfig } from '../config/index.js';
 import type { WorkerContext } from '../context.js';
+import { Errors, LunaError } from '../errors.js';
 import { VERSION } from '../version.js';
-import { addRoute, type RouteTable } from './router.js';
 import { negotiate } from './accept.js';
+import { addRoute, type RouteTable } from './router.js';
 
 /** GET /version, /config, /plugins, /metrics, /healthcheck. */
 export function infoRoutes(table: RouteTable, ctx: WorkerContext): void {
@@ -15,7 +15,7 @@ export function infoRoutes(table: RouteTable, ctx: WorkerContext): void {
   const configJson = JSON.stringify(masked);
   const configText = configAsText(masked);
   addRoute(table, 'GET', '/config', (ex) => {
-    const accept = ex.headers['accept'];
+    const accept = ex.headers.accept;
     // No Accept header gives JSON (SPEC section 2); otherwise negotiate between the two.
     const type = accept === undefined ? 'application/json' : negotiate(accept, ['application/json', 'text/plain']);
     if (type === undefined) {

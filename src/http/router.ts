@@ -1,6 +1,6 @@
-import type { UWS } from '../uws.js';
 import { Errors, LunaError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { UWS } from '../uws.js';
 import { Exchange } from './exchange.js';
 
 export type Handler = (ex: Exchange) => void | Promise<void>;
@@ -48,7 +48,10 @@ function run(ex: Exchange, handler: Handler, log: Logger): void {
 
 /** LunaErrors are answers; anything else is a bug: logged with its stack, answered without it. */
 export function fail(ex: Exchange, err: unknown, log: Logger): void {
-  if (err instanceof LunaError) return ex.error(err);
+  if (err instanceof LunaError) {
+    ex.error(err);
+    return;
+  }
   log.error({ request_id: ex.requestId, err }, 'unhandled error in request handler');
   ex.error(new LunaError(Errors.Internal, 'Internal server error'));
 }

@@ -1,6 +1,6 @@
-import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
-import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
 import type { TSchema } from '@sinclair/typebox';
+import { type TypeCheck, TypeCompiler } from '@sinclair/typebox/compiler';
+import { type ValueError, ValueErrorType } from '@sinclair/typebox/errors';
 
 /**
  * LUNA (pydantic-style) wording of a schema failure:
@@ -30,7 +30,10 @@ function message(e: ValueError): string {
 
 function path(e: ValueError): string {
   // TypeBox gives JSON pointers (/events/0); LUNA shows dotted paths (events.0). The root is ''.
-  const p = e.path.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const p = e.path
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
   if (e.type === ValueErrorType.ObjectAdditionalProperties) {
     // TypeBox points at the object; name the offending key instead.
     const value = e.value as Record<string, unknown>;

@@ -1,4 +1,5 @@
 // inputs/: where events enter the gateway: POST /{api}/publish and the LUNA Handlers channel.
 // Both encode through events/ and append to the bus; neither knows about subscribers.
+
+export { LunaBridge, type LunaBridgeOptions, startLunaBridge } from './luna-bridge.js';
 export { publishRoutes } from './publish-route.js';
-export { LunaBridge, startLunaBridge, type LunaBridgeOptions } from './luna-bridge.js';

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
-import { usesRedis, type Config } from '../config/index.js';
-import { createRedis, redisReason, withTimeout, type Bus } from '../bus/index.js';
+import { type Bus, type BusEvent, createRedis, redisReason, withTimeout } from '../bus/index.js';
+import { type Config, usesRedis } from '../config/index.js';
 import { encodeBatch, parseLunaMessage } from '../events/index.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -47,7 +47,7 @@ return 0`;
 
 /** Escape glob characters so that the prefix matches only itself in PSUBSCRIBE. */
 function globEscape(s: string): string {
-  return s.replace(/[*?[\]\\]/g, (c) => '\\' + c);
+  return s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 }
 
 export class LunaBridge {
@@ -179,7 +179,7 @@ export class LunaBridge {
       this.log.warn({ channel: channelText, reason: parsed }, 'malformed LUNA message skipped');
       return;
     }
-    let events;
+    let events: BusEvent[];
     try {
       events = encodeBatch(parsed.account, message, parsed.batch, parsed.requestId);
     } catch (err) {
@@ -200,19 +200,22 @@ export class LunaBridge {
   }
 
   close(): Promise<void> {
-    return (this.closing ??= (async () => {
-      this.closed = true;
-      clearInterval(this.timer);
-      const wasHolding = this.sub !== undefined;
-      this.stepDown(this.sub, 'closing');
-      const lease = this.lease;
-      if (lease === undefined) return;
-      if (wasHolding && lease.status === 'ready') {
-        await withTimeout(lease.eval(RELEASE_LUA, 1, this.leaseKey, this.ownerId), this.publishTimeoutMs).catch(() => undefined);
-      }
-      if (lease.status === 'ready') await withTimeout(lease.quit(), this.publishTimeoutMs).catch(() => lease.disconnect());
-      else lease.disconnect();
-    })());
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.timer);
+    const wasHolding = this.sub !== undefined;
+    this.stepDown(this.sub, 'closing');
+    const lease = this.lease;
+    if (lease === undefined) return;
+    if (wasHolding && lease.status === 'ready') {
+      await withTimeout(lease.eval(RELEASE_LUA, 1, this.leaseKey, this.ownerId), this.publishTimeoutMs).catch(() => undefined);
+    }
+    if (lease.status === 'ready') await withTimeout(lease.quit(), this.publishTimeoutMs).catch(() => lease.disconnect());
+    else lease.disconnect();
   }
 }
 

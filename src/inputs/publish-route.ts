@@ -1,7 +1,7 @@
 import { BusUnavailableError } from '../bus/index.js';
-import { Errors, LunaError } from '../errors.js';
 import type { WorkerContext } from '../context.js';
-import { UUID_RE, encodeBatch, utf8ErrorOffset, type EventBatch } from '../events/index.js';
+import { Errors, LunaError } from '../errors.js';
+import { type EventBatch, encodeBatch, UUID_RE, utf8ErrorOffset } from '../events/index.js';
 import { readBody } from '../http/body.js';
 import type { Exchange } from '../http/exchange.js';
 import { addRoute, type RouteTable } from '../http/router.js';

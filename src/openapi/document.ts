@@ -1,15 +1,7 @@
 import { defaultOf } from '../config/schema.js';
 import { errorTable } from '../doc-tables.js';
-import {
-  ErrorSchema,
-  EventMessageSchema,
-  HealthSchema,
-  PluginsSchema,
-  PublishResponseSchema,
-  VersionSchema,
-  publishBodySchema,
-} from '../http/schemas.js';
 import { REQUEST_ID_RE } from '../events/index.js';
+import { ErrorSchema, EventMessageSchema, HealthSchema, PluginsSchema, PublishResponseSchema, publishBodySchema, VersionSchema } from '../http/schemas.js';
 import { API_PREFIXES, PACKAGE_VERSION } from '../version.js';
 import { buildPaths } from './paths.js';
 import { GLOBAL_ERRORS } from './responses.js';

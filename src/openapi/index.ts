@@ -1,2 +1,2 @@
 export { buildOpenApi, type OpenApiOptions } from './document.js';
-export { renderSpec, type RenderedSpec } from './render.js';
+export { type RenderedSpec, renderSpec } from './render.js';

@@ -1,5 +1,5 @@
-import type { Field } from '../filters/fields.js';
 import { UUID_RE } from '../events/index.js';
+import type { Field } from '../filters/fields.js';
 import type { Json } from './schema.js';
 
 /**

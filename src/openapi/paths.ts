@@ -1,10 +1,10 @@
-import { defaultOf, type ConfigKey } from '../config/schema.js';
+import { type ConfigKey, defaultOf } from '../config/schema.js';
 import { closeCodeTable } from '../doc-tables.js';
 import { AbnormalClosure, CloseCodes, Errors } from '../errors.js';
 import { FIELDS } from '../filters/fields.js';
 import { filterParameter, UUID_PATTERN } from './parameters.js';
 import { ACCOUNT_ERRORS, API_PREFIX_ERRORS, COMMON_ERRORS, errorResponses, ok } from './responses.js';
-import { ref, type Json } from './schema.js';
+import { type Json, ref } from './schema.js';
 
 /** A limit named by its key with the schema's default: the number is never written here. */
 const limit = (key: ConfigKey): string => `${key} (default ${defaultOf(key)})`;
@@ -61,11 +61,17 @@ export function buildPaths(maxListItems: number): Json {
           ...FIELDS.map((f) => filterParameter(f, maxListItems)),
         ],
         responses: {
-          '101': ok('Switching Protocols. Then one WebSocket text frame per matching event, each an EventMessage; the event is delivered byte-for-byte as published.', json(ref('EventMessage'))),
+          '101': ok(
+            'Switching Protocols. Then one WebSocket text frame per matching event, each an EventMessage; the event is delivered byte-for-byte as published.',
+            json(ref('EventMessage')),
+          ),
           ...errorResponses([
             ...COMMON_ERRORS,
             ...ACCOUNT_ERRORS('subscribe for'),
-            [Errors.BadQueryOrHeader, 'bad query parameter: unknown, repeated, empty, outside its enum or range, or an impossible range; the detail names it and what is allowed'],
+            [
+              Errors.BadQueryOrHeader,
+              'bad query parameter: unknown, repeated, empty, outside its enum or range, or an impossible range; the detail names it and what is allowed',
+            ],
             ...API_PREFIX_ERRORS,
             [Errors.UpgradeRequired, 'a plain GET without a WebSocket upgrade (detail: websocket upgrade required)'],
             [Errors.TooManyConnections, `this worker holds ${limit('SENDER_MAX_CONNECTIONS')} connections`],
@@ -79,7 +85,7 @@ export function buildPaths(maxListItems: number): Json {
         tags: ['events'],
         summary: 'Publish user-generated events',
         description:
-          'Answered only after the whole batch is durably in the bus. Each delivered message carries this request\'s ' +
+          "Answered only after the whole batch is durably in the bus. Each delivered message carries this request's " +
           '`Luna-Request-Id`; events of one request are delivered in list order. If the bus cannot take the batch, nothing of it is delivered (503).',
         parameters: [
           ...api,
@@ -97,14 +103,20 @@ export function buildPaths(maxListItems: number): Json {
           '201': ok('Published: the number of events appended to the bus.', json(ref('PublishResponse'))),
           ...errorResponses([
             ...COMMON_ERRORS,
-            [Errors.BadJsonSchema, `the body fails the schema, e.g. more than ${limit('SENDER_MAX_EVENTS_PER_PUBLISH')} events (detail like Failed to validate input json. Path: 'handler_id', message: 'field required')`],
+            [
+              Errors.BadJsonSchema,
+              `the body fails the schema, e.g. more than ${limit('SENDER_MAX_EVENTS_PER_PUBLISH')} events (detail like Failed to validate input json. Path: 'handler_id', message: 'field required')`,
+            ],
             [Errors.BadJson, 'the body is not JSON'],
             [Errors.BadContentType, 'Content-Type is not application/json'],
             [Errors.EmptyBody, 'empty body'],
             ...ACCOUNT_ERRORS('publish'),
             ...API_PREFIX_ERRORS,
             [Errors.BodyTooLarge, `body over ${limit('SENDER_MAX_BODY_BYTES')} bytes; the body is read and discarded, then the connection closes`],
-            [Errors.Unavailable, `the bus cannot take the publish now (Redis down or slower than ${limit('SENDER_REDIS_TIMEOUT')} seconds); nothing was published`],
+            [
+              Errors.Unavailable,
+              `the bus cannot take the publish now (Redis down or slower than ${limit('SENDER_REDIS_TIMEOUT')} seconds); nothing was published`,
+            ],
           ]),
         },
       },
@@ -190,7 +202,10 @@ export function buildPaths(maxListItems: number): Json {
         parameters: common,
         responses: {
           '200': ok('Healthy.', json(ref('Health'))),
-          ...errorResponses([...COMMON_ERRORS, [Errors.Unavailable, 'a check failed (answered with HTTP 502); the detail names what failed (redis: connection refused)', 502]]),
+          ...errorResponses([
+            ...COMMON_ERRORS,
+            [Errors.Unavailable, 'a check failed (answered with HTTP 502); the detail names what failed (redis: connection refused)', 502],
+          ]),
         },
       },
     },
@@ -199,9 +214,13 @@ export function buildPaths(maxListItems: number): Json {
         operationId: 'getMetrics',
         tags: ['info'],
         summary: 'Prometheus metrics',
-        description: 'Per worker: connections, closes by code, subscriptions, distinct filters, events in, predicate evaluations, topic publishes, slow-consumer closes, malformed entries and messages, stream lag and gaps, publish latency.',
+        description:
+          'Per worker: connections, closes by code, subscriptions, distinct filters, events in, predicate evaluations, topic publishes, slow-consumer closes, malformed entries and messages, stream lag and gaps, publish latency.',
         parameters: common,
-        responses: { '200': ok('Prometheus text exposition format 0.0.4.', { 'text/plain': { schema: { type: 'string' } } }), ...errorResponses(COMMON_ERRORS) },
+        responses: {
+          '200': ok('Prometheus text exposition format 0.0.4.', { 'text/plain': { schema: { type: 'string' } } }),
+          ...errorResponses(COMMON_ERRORS),
+        },
       },
     },
   };

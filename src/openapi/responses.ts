@@ -1,6 +1,6 @@
-import { Errors, type ErrorDef } from '../errors.js';
+import { type ErrorDef, Errors } from '../errors.js';
 import { API_PREFIXES } from '../version.js';
-import { ref, type Json } from './schema.js';
+import { type Json, ref } from './schema.js';
 
 /**
  * Response objects of the document. Every error response points at the Error schema and names its

@@ -1,6 +1,6 @@
 import { Errors, LunaError } from '../errors.js';
-import { filterKey, paramValues, parseFilterQuery, type Filter } from '../filters/index.js';
-import { UUID_RE, checkRequestId } from '../events/index.js';
+import { checkRequestId, UUID_RE } from '../events/index.js';
+import { type Filter, filterKey, paramValues, parseFilterQuery } from '../filters/index.js';
 
 /** What the upgrade handler copied out of uWS's HttpRequest. */
 export interface HandshakeInput {
@@ -21,8 +21,7 @@ export interface HandshakeLimits {
   readonly maxListItems: number;
 }
 
-const missingAccount = () =>
-  new LunaError(Errors.Forbidden, "Cannot subscribe for events without 'Luna-Account-Id' header set");
+const missingAccount = () => new LunaError(Errors.Forbidden, "Cannot subscribe for events without 'Luna-Account-Id' header set");
 
 /**
  * Validates a subscription request in SPEC order (request id, account, query parameters in the

@@ -1,6 +1,6 @@
-import type { UWS } from '../uws.js';
 import type { WorkerContext } from '../context.js';
 import type { Registry } from '../fanout/index.js';
+import type { UWS } from '../uws.js';
 import type { SocketSet } from './close.js';
 import { socketHandlers } from './socket-handlers.js';
 import type { Subscriber } from './subscriber.js';
@@ -8,7 +8,7 @@ import { upgradeHandler } from './upgrade.js';
 
 // ws/: GET /{api}/ws: the upgrade (validate and compile before the 101) and the socket handlers.
 export { closeWith, type SocketSet } from './close.js';
-export { validateHandshake, type Handshake, type HandshakeInput, type HandshakeLimits } from './handshake.js';
+export { type Handshake, type HandshakeInput, type HandshakeLimits, validateHandshake } from './handshake.js';
 export type { Subscriber } from './subscriber.js';
 
 /** uWS's idle timeout is the silence after which it pings (sendPingsAutomatically) and, if the

@@ -1,7 +1,7 @@
-import type { UWS } from '../uws.js';
 import type { WorkerContext } from '../context.js';
 import { CloseCodes } from '../errors.js';
 import type { Registry } from '../fanout/index.js';
+import type { UWS } from '../uws.js';
 import type { SocketSet } from './close.js';
 import type { Subscriber } from './subscriber.js';
 

@@ -1,10 +1,10 @@
-import type { UWS } from '../uws.js';
 import type { WorkerContext } from '../context.js';
 import { Errors, LunaError, statusLine } from '../errors.js';
 import { checkRequestId } from '../events/index.js';
-import type { Registry } from '../fanout/index.js';
-import type { SocketSet } from './close.js';
+import type { Compiled, Registry } from '../fanout/index.js';
 import { readHeaders } from '../http/headers.js';
+import type { UWS } from '../uws.js';
+import type { SocketSet } from './close.js';
 import { validateHandshake } from './handshake.js';
 import type { Subscriber } from './subscriber.js';
 
@@ -33,7 +33,11 @@ export function upgradeHandler(ctx: WorkerContext, registry: Registry, sockets: 
 
     const refuse = (err: LunaError, requestId: string, close = false) => {
       res.cork(() => {
-        res.writeStatus(statusLine(err.status)).writeHeader('Luna-Request-Id', requestId).writeHeader('Content-Type', 'application/json').end(err.body(), close);
+        res
+          .writeStatus(statusLine(err.status))
+          .writeHeader('Luna-Request-Id', requestId)
+          .writeHeader('Content-Type', 'application/json')
+          .end(err.body(), close);
       });
       log.info({ request_id: requestId, method: 'GET', path, status: err.status, error_code: err.def.code, duration_ms: Date.now() - started }, 'request');
     };
@@ -43,9 +47,12 @@ export function upgradeHandler(ctx: WorkerContext, registry: Registry, sockets: 
     if (result instanceof LunaError) return refuse(result, checkRequestId(input.requestIdHeader).id);
     if (sockets.size >= config.SENDER_MAX_CONNECTIONS) {
       metrics.connectionsRefused++;
-      return refuse(new LunaError(Errors.TooManyConnections, `This worker holds its limit of ${config.SENDER_MAX_CONNECTIONS} connections; retry later`), result.requestId);
+      return refuse(
+        new LunaError(Errors.TooManyConnections, `This worker holds its limit of ${config.SENDER_MAX_CONNECTIONS} connections; retry later`),
+        result.requestId,
+      );
     }
-    let compiled;
+    let compiled: Compiled;
     try {
       compiled = registry.prepare(result.filter, result.filterKey);
     } catch (err) {

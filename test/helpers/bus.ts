@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { BusUnavailableError, type Bus, type BusEvent } from '../../src/bus/index.js';
+import { type Bus, type BusEvent, BusUnavailableError } from '../../src/bus/index.js';
 
 /** The `"label": "..."` of a test frame. */
 export function labelOf(ev: BusEvent): string {

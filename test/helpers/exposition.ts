@@ -103,9 +103,7 @@ export function parseExposition(text: string): Map<string, Family> {
 }
 
 function checkHistogram(name: string, f: Family): void {
-  const buckets = [...f.samples]
-    .filter(([k]) => k.startsWith(`${name}_bucket{`))
-    .map(([k, v]) => ({ le: value(/le="([^"]*)"/.exec(k)![1]), v }));
+  const buckets = [...f.samples].filter(([k]) => k.startsWith(`${name}_bucket{`)).map(([k, v]) => ({ le: value(/le="([^"]*)"/.exec(k)![1]), v }));
   if (buckets.length === 0 || buckets.at(-1)!.le !== Infinity) throw new Error(`histogram ${name} has no +Inf bucket last`);
   for (let i = 1; i < buckets.length; i++) {
     if (!(buckets[i].le > buckets[i - 1].le) || buckets[i].v < buckets[i - 1].v) throw new Error(`histogram ${name}: buckets out of order or not cumulative`);

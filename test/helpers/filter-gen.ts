@@ -1,5 +1,5 @@
+import { type FactKey, type Facts, FIELDS, type Field } from '../../src/filters/index.js';
 import { EVENT_PATHS } from '../../src/filters/interpret.js';
-import { FIELDS, type Facts, type FactKey, type Field } from '../../src/filters/index.js';
 import { U1, U2 } from './filters.js';
 import { chooser, prng } from './prng.js';
 
@@ -20,15 +20,54 @@ const WORDS = ['a', 'b', 'c', 'A', 'x y', 'cam1'];
 const GEO_LON = [-180, -179.99, -179.5, 0, 0.005, 10, 179.5, 179.99, 180];
 const GEO_LAT = [-90, -89.99, 0, 0.01, 10, 45, 89.995, 90];
 const STRINGS = [
-  ...WORDS, U1, U2, U1.toUpperCase(), 'xa by', 'b cx', 'spoof', 'real', 'unknown', 'fake', 'asian', 'indian', 'occluded', 'missing',
-  'happiness', 'anger', 'short', 'long', 'trousers', 'skirt', 'undefined', 'black', 'red', 'white', 'other', 'khaki', '', '0', '1',
+  ...WORDS,
+  U1,
+  U2,
+  U1.toUpperCase(),
+  'xa by',
+  'b cx',
+  'spoof',
+  'real',
+  'unknown',
+  'fake',
+  'asian',
+  'indian',
+  'occluded',
+  'missing',
+  'happiness',
+  'anger',
+  'short',
+  'long',
+  'trousers',
+  'skirt',
+  'undefined',
+  'black',
+  'red',
+  'white',
+  'other',
+  'khaki',
+  '',
+  '0',
+  '1',
 ];
 const NUMBERS = [0, 1, 2, 3, 4, -1, 29, 29.5, 30, 31, 50, 99, 100, 101, 200, 0.25, 0.2499, 0.5, 0.75, 0.9, 1.5, ...GEO_LON, ...GEO_LAT, 10.5, 0.5049];
 const WRONG: unknown[] = [null, true, false, {}, { a: 1 }, [], ['a'], [1]];
 /** Values no well-formed Facts slot holds, but msgpack can carry. */
 const HOSTILE: unknown[] = [
-  ...WRONG, NaN, Infinity, -0, 2 ** 53 + 2, '\u0000', 'x'.repeat(300), { length: 3 }, { includes: 1, has: 1, toLowerCase: 1 },
-  [null, {}, [], 1, 'a'], [[['a']]], Uint8Array.from([1, 2]), { __proto__: null, a: 1 }, { 0: 'a', length: 1 },
+  ...WRONG,
+  NaN,
+  Infinity,
+  -0,
+  2 ** 53 + 2,
+  '\u0000',
+  'x'.repeat(300),
+  { length: 3 },
+  { includes: 1, has: 1, toLowerCase: 1 },
+  [null, {}, [], 1, 'a'],
+  [[['a']]],
+  Uint8Array.from([1, 2]),
+  { __proto__: null, a: 1 },
+  { 0: 'a', length: 1 },
 ];
 
 /** The event paths filters test, from the oracle's table and the vocabulary: a new filter is
@@ -126,7 +165,8 @@ export function filterGen(seed: number): FilterGen {
         const m: Record<string, unknown> = {};
         if (rand() < 0.8) m.label = rand() < 0.9 ? pick(STRINGS) : pick(WRONG);
         if (rand() < 0.8) {
-          m.candidates = rand() < 0.1 ? pick(WRONG) : Array.from({ length: Math.floor(rand() * 3) }, () => (rand() < 0.9 ? { similarity: scalarValue() } : pick(WRONG)));
+          m.candidates =
+            rand() < 0.1 ? pick(WRONG) : Array.from({ length: Math.floor(rand() * 3) }, () => (rand() < 0.9 ? { similarity: scalarValue() } : pick(WRONG)));
         }
         return m;
       });

@@ -1,4 +1,4 @@
-import { parseFilterQuery, type Filter } from '../../src/filters/index.js';
+import { type Filter, parseFilterQuery } from '../../src/filters/index.js';
 
 /** What the filter unit tests share: limits, two handler UUIDs, a parser that throws on a bad query. */
 export const LIMITS = { maxListItems: 100 };

@@ -1,8 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/log.js';
-import { startWorker, type RunningWorker } from '../../src/worker.js';
+import { type RunningWorker, startWorker } from '../../src/worker.js';
 
 export interface Gateway {
   port: number;

@@ -16,10 +16,14 @@ export interface RawWs {
 export function rawWs(port: number, path: string, headers: Record<string, string>): Promise<RawWs> {
   return new Promise((resolve, reject) => {
     const socket = netConnect(port, '127.0.0.1');
-    const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+    const extra = Object.entries(headers)
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('');
     socket.on('error', reject);
     socket.once('connect', () =>
-      socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`),
+      socket.write(
+        `GET ${path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`,
+      ),
     );
     let head = Buffer.alloc(0);
     const onHead = (d: Buffer) => {

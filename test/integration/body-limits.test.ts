@@ -1,7 +1,7 @@
-import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect as netConnect } from 'node:net';
-import { startGateway, type Gateway } from '../helpers/gateway.js';
+import { after, before, test } from 'node:test';
+import { type Gateway, startGateway } from '../helpers/gateway.js';
 import { ACCOUNT, http } from '../helpers/http.js';
 import { parseResponse, rawHttp } from '../helpers/raw-http.js';
 

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { BusUnavailableError, type Bus, type BusEvent } from '../../src/bus/index.js';
+import { type Bus, type BusEvent, BusUnavailableError } from '../../src/bus/index.js';
 import { MemoryBus } from '../../src/bus/memory.js';
 import { RedisStreamBus } from '../../src/bus/redis-stream.js';
 import { loadConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/log.js';
+import { collector, labelOf, publishWhenBack } from '../helpers/bus.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
-import { collector, labelOf, publishWhenBack } from '../helpers/bus.js';
 
 /**
  * The Bus contract (src/bus/bus.ts), one suite run against every implementation. Every test makes

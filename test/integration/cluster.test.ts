@@ -1,9 +1,9 @@
-import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnGateway, type GatewayProcess } from '../helpers/gateway.js';
-import { startRedis, type TestRedis } from '../helpers/redis.js';
-import { connect, type Client } from '../helpers/ws-client.js';
+import { after, before, test } from 'node:test';
+import { type GatewayProcess, spawnGateway } from '../helpers/gateway.js';
 import { ACCOUNT, http, publish, publishBody } from '../helpers/http.js';
+import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { type Client, connect } from '../helpers/ws-client.js';
 
 // Real worker processes under the real supervisor (`node build/src/main.js`), on a real Redis that
 // persists (appendonly) so a restart keeps the stream, as a production Redis would.
@@ -110,7 +110,10 @@ test('a worker killed with SIGKILL is replaced; the port keeps serving', async (
   await publishSeq(1000, 20);
   for (const c of clients) {
     await c.waitFor(20);
-    assert.deepEqual(seqs(c), Array.from({ length: 20 }, (_, i) => 1000 + i));
+    assert.deepEqual(
+      seqs(c),
+      Array.from({ length: 20 }, (_, i) => 1000 + i),
+    );
   }
   for (const c of clients) c.close();
 });

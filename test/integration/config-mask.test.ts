@@ -1,6 +1,6 @@
-import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, type Gateway } from '../helpers/gateway.js';
+import { after, before, test } from 'node:test';
+import { type Gateway, startGateway } from '../helpers/gateway.js';
 import { http } from '../helpers/http.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 

@@ -1,8 +1,8 @@
-import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { startGateway } from '../helpers/gateway.js';
-import { REQUEST_ID, errorBody, http, type Answer } from '../helpers/http.js';
+import { type Answer, errorBody, http, REQUEST_ID } from '../helpers/http.js';
 
 let gw: { url: string; stop(): Promise<void> };
 before(async () => {
@@ -130,7 +130,11 @@ test('/docs/dev/index.html is the development manual as HTML, with a table of co
 });
 
 test('the OpenAPI page and the manual share one page shell (head, styles, navigation)', async () => {
-  const shell = (html: string) => html.replace(/<title>[^<]*<\/title>/, '').replace(/<\/nav>[\s\S]*$/, '').replace(/<nav>[\s\S]*$/, '<nav>');
+  const shell = (html: string) =>
+    html
+      .replace(/<title>[^<]*<\/title>/, '')
+      .replace(/<\/nav>[\s\S]*$/, '')
+      .replace(/<nav>[\s\S]*$/, '<nav>');
   const apiPage = (await spec('text/html')).text;
   const manual = (await http(`${gw.url}/docs/dev/index.html`)).text;
   assert.equal(shell(apiPage), shell(manual));

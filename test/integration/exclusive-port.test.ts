@@ -1,7 +1,7 @@
-import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { uws, type UWS } from '../../src/uws.js';
+import { after, before, test } from 'node:test';
+import { type UWS, uws } from '../../src/uws.js';
 import { MAIN, spawnGateway, startGateway } from '../helpers/gateway.js';
 import { withDeadline } from '../helpers/npm-start.js';
 import { freePort } from '../helpers/port.js';
@@ -39,9 +39,7 @@ async function inProcessGatewayExit(port: number): Promise<{ code: number | stri
 
 /** A plain uWS listener (SO_REUSEPORT, as uWS binds by default) on an explicit port. */
 function reuseportListener(port: number): Promise<UWS.us_listen_socket> {
-  return new Promise((resolve, reject) =>
-    uws.App().listen('127.0.0.1', port, (s) => (s ? resolve(s) : reject(new Error(`cannot hold port ${port}`)))),
-  );
+  return new Promise((resolve, reject) => uws.App().listen('127.0.0.1', port, (s) => (s ? resolve(s) : reject(new Error(`cannot hold port ${port}`)))));
 }
 
 test('a second in-process gateway on the port of a running one refuses to start; the first keeps serving', async () => {

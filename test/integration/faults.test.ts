@@ -1,9 +1,9 @@
-import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
 import { spawnGateway, startGateway } from '../helpers/gateway.js';
-import { startRedis, type TestRedis } from '../helpers/redis.js';
-import { connect, type Client } from '../helpers/ws-client.js';
 import { ACCOUNT, http, publish, publishBody } from '../helpers/http.js';
+import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { type Client, connect } from '../helpers/ws-client.js';
 
 const redises: TestRedis[] = [];
 after(async () => {
@@ -72,7 +72,7 @@ test('SIGTERM during heavy publish: no crash, sockets closed with 1001, each sub
     assert.equal((await c.closed).code, 1001);
     const got = seqs(c);
     assert.ok(got.length >= 200);
-    got.forEach((s, i) => assert.equal(s, i, `gap or duplicate at ${i}`));
+    for (const [i, s] of got.entries()) assert.equal(s, i, `gap or duplicate at ${i}`);
     assert.ok(got.length <= next, 'received an event that was never sent');
   }
   assert.ok(acked >= 200);

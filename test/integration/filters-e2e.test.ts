@@ -1,10 +1,10 @@
-import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { after, before, test } from 'node:test';
 import { FIELDS } from '../../src/filters/fields.js';
-import { startGateway, type Gateway } from '../helpers/gateway.js';
-import { connect, type Client } from '../helpers/ws-client.js';
+import { type Gateway, startGateway } from '../helpers/gateway.js';
 import { ACCOUNT, publish } from '../helpers/http.js';
+import { type Client, connect } from '../helpers/ws-client.js';
 
 // The reference example event of the LUNA Sender API, completed with the body fields it lacks
 // (lower body, headwear colour, shoes) and a UUID stream id, so that every filter can test it.
@@ -78,7 +78,10 @@ test('every filter end to end: the passing query gets the event, the failing one
   const bodyText = `{"events": [${raw}], "handler_id": "${HANDLER}", "event_create_time": "c", "event_end_time": "e"}`;
   assert.equal((await publish(gw.url, bodyText)).status, 201);
   // Events lacking every tested field (and of another handler) must pass no filter.
-  assert.equal((await publish(gw.url, `{"events": [{"empty": true}, {"last": true}], "handler_id": "h", "event_create_time": "c", "event_end_time": "e"}`)).status, 201);
+  assert.equal(
+    (await publish(gw.url, `{"events": [{"empty": true}, {"last": true}], "handler_id": "h", "event_create_time": "c", "event_end_time": "e"}`)).status,
+    201,
+  );
   await all.waitFor(3);
   // Every subscriber of the account handled the same three events before `all` got the last one;
   // one more round trip through the bus makes sure of it for the others too.

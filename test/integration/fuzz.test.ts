@@ -1,15 +1,59 @@
-import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
 import { Errors, LunaError } from '../../src/errors.js';
-import { validateHandshake } from '../../src/ws/handshake.js';
 import { FIELDS } from '../../src/filters/fields.js';
-import { startGateway, type Gateway } from '../helpers/gateway.js';
-import { connect } from '../helpers/ws-client.js';
-import { ACCOUNT, HANDLER, errorBody, http, publish, publishBody } from '../helpers/http.js';
+import { validateHandshake } from '../../src/ws/handshake.js';
+import { type Gateway, startGateway } from '../helpers/gateway.js';
+import { ACCOUNT, errorBody, HANDLER, http, publish, publishBody } from '../helpers/http.js';
 import { prng } from '../helpers/prng.js';
+import { connect } from '../helpers/ws-client.js';
 
 const NAMES = [...FIELDS.map((f) => f.name), 'luna_account_id', '__proto__', 'constructor', 'toString', 'hasOwnProperty', '', 'gender[]', 'a%00b'];
-const PIECES = ['0', '1', '-1', '2', '50', '50.0', '1e1', '0.5', '1.', 'NaN', 'Infinity', '99999999999999999999', ',', ',,', ' ', '+', '%', '%2', '%zz', '%2C', '%E2%82%AC', '%FF', 'é', '💥', '\u0000', 'a', 'black', 'asian', 'spoof', 'origin_longitude', 'origin_latitude', 'longitude_delta', '180', '-180.5', '__proto__', '"', "'", '\\', '</script>', '${x}', ACCOUNT, 'x'.repeat(40)];
+const PIECES = [
+  '0',
+  '1',
+  '-1',
+  '2',
+  '50',
+  '50.0',
+  '1e1',
+  '0.5',
+  '1.',
+  'NaN',
+  'Infinity',
+  '99999999999999999999',
+  ',',
+  ',,',
+  ' ',
+  '+',
+  '%',
+  '%2',
+  '%zz',
+  '%2C',
+  '%E2%82%AC',
+  '%FF',
+  'é',
+  '💥',
+  '\u0000',
+  'a',
+  'black',
+  'asian',
+  'spoof',
+  'origin_longitude',
+  'origin_latitude',
+  'longitude_delta',
+  '180',
+  '-180.5',
+  '__proto__',
+  '"',
+  "'",
+  '\\',
+  '</script>',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a literal '${x}' is the hostile input
+  '${x}',
+  ACCOUNT,
+  'x'.repeat(40),
+];
 const ALLOWED_WS = new Set([400, 403]);
 
 /**
@@ -138,8 +182,8 @@ test('fuzz: hostile publish bodies (prototype keys at every depth among them) ge
   const sentEvents: string[] = [];
   const bodies: string[] = [
     '['.repeat(100000),
-    '{"events": ' + '['.repeat(50000) + ']'.repeat(50000) + '}',
-    '{"events": [' + '{"a":'.repeat(5000) + '1' + '}'.repeat(5000) + '], "handler_id": "h", "event_create_time": "t", "event_end_time": "t"}',
+    `{"events": ${'['.repeat(50000)}${']'.repeat(50000)}}`,
+    `{"events": [${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}], "handler_id": "h", "event_create_time": "t", "event_end_time": "t"}`,
     '{"__proto__": {"polluted": 1}, "events": [{}], "handler_id": "h", "event_create_time": "t", "event_end_time": "t"}',
     '\u0000\u0001\u0002',
     '{"events": [{}], "handler_id": "h", "event_create_time": "t", "event_end_time": "t", "events": 5}',
@@ -196,5 +240,10 @@ test('fuzz: hostile publish bodies (prototype keys at every depth among them) ge
   });
   c.close();
   assert.equal((await http(`${gw.url}/healthcheck`)).status, 200);
-  t.diagnostic(`prototype keys sent (key@depth: accepted/refused): ${[...protoSeen].sort().map(([k, n]) => `${k} ${n.accepted}/${n.refused}`).join(', ')}`);
+  t.diagnostic(
+    `prototype keys sent (key@depth: accepted/refused): ${[...protoSeen]
+      .sort()
+      .map(([k, n]) => `${k} ${n.accepted}/${n.refused}`)
+      .join(', ')}`,
+  );
 });

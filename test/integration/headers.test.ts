@@ -1,7 +1,7 @@
-import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, type Gateway } from '../helpers/gateway.js';
-import { ACCOUNT, REQUEST_ID, publishBody } from '../helpers/http.js';
+import { after, before, test } from 'node:test';
+import { type Gateway, startGateway } from '../helpers/gateway.js';
+import { ACCOUNT, publishBody, REQUEST_ID } from '../helpers/http.js';
 import { rawHttp } from '../helpers/raw-http.js';
 
 let gw: Gateway;
@@ -57,7 +57,10 @@ test('non-ASCII bytes inside Luna-Account-Id (raw or UTF-8) are 400 12012 on /pu
   const bad = Buffer.concat([Buffer.from(ACCOUNT.slice(0, 10)), Buffer.from([0xe9]), Buffer.from(ACCOUNT.slice(11))]);
   const utf8 = Buffer.concat([Buffer.from(ACCOUNT.slice(0, 10)), Buffer.from('é'), Buffer.from(ACCOUNT.slice(12))]);
   for (const value of [bad, utf8]) {
-    for (const head of [`POST /2/publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${len}\r\n`, `GET /2/ws HTTP/1.1\r\nHost: x\r\n${UPGRADE}`]) {
+    for (const head of [
+      `POST /2/publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${len}\r\n`,
+      `GET /2/ws HTTP/1.1\r\nHost: x\r\n${UPGRADE}`,
+    ]) {
       const req = Buffer.concat([Buffer.from(`${head}Luna-Account-Id: `), value, Buffer.from('\r\n\r\n'), Buffer.from(head.startsWith('POST') ? BODY : '')]);
       const a = await rawHttp(gw.port, req, 3000, true);
       assert.equal(a.status, 400, `${head.slice(0, 15)} ${value.toString('hex')}: ${a.head}`);

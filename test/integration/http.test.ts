@@ -1,9 +1,9 @@
-import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect as netConnect } from 'node:net';
+import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { startGateway, type Gateway } from '../helpers/gateway.js';
-import { ACCOUNT, REQUEST_ID, errorBody, http, publish, publishBody } from '../helpers/http.js';
+import { type Gateway, startGateway } from '../helpers/gateway.js';
+import { ACCOUNT, errorBody, http, publish, publishBody, REQUEST_ID } from '../helpers/http.js';
 
 const RID_RE = /^[0-9]{10},[a-f0-9]{8}-[a-f0-9]{4}-4[a-f0-9]{3}-[89ab][a-f0-9]{3}-[a-f0-9]{12}$/;
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/${name}.js`, import.meta.url));
@@ -45,7 +45,13 @@ test('unknown paths are 404/12013, wrong methods 405/12021 with Allow', async ()
     assert.equal(a.status, 404, path);
     assert.deepEqual(errorBody(a), { error_code: 12013, desc: 'Resource not found', detail: errorBody(a).detail });
   }
-  for (const [method, path] of [['POST', '/version'], ['DELETE', '/config'], ['PUT', '/1/publish'], ['GET', '/2/publish'], ['PATCH', '/healthcheck']]) {
+  for (const [method, path] of [
+    ['POST', '/version'],
+    ['DELETE', '/config'],
+    ['PUT', '/1/publish'],
+    ['GET', '/2/publish'],
+    ['PATCH', '/healthcheck'],
+  ]) {
     const a = await http(`${gw.url}${path}`, { method });
     assert.equal(a.status, 405, `${method} ${path}`);
     assert.equal(errorBody(a).error_code, 12021);
@@ -104,7 +110,7 @@ test('GET /plugins lists plugins; a crashing one is marked running 0 and the wor
     const now = (await http(`${gw.url}/plugins`)).json();
     if (now.plugins[1].running === 0) {
       assert.equal(now.plugins[0].running, 1);
-      assert.ok(((globalThis as Record<string, any>).__pluginOkSeen).events >= 1);
+      assert.ok((globalThis as Record<string, any>).__pluginOkSeen.events >= 1);
       assert.equal((await http(`${gw.url}/version`)).status, 200);
       return;
     }
@@ -117,7 +123,17 @@ test('GET /metrics is Prometheus text', async () => {
   const a = await http(`${gw.url}/metrics`);
   assert.equal(a.status, 200);
   assert.match(a.headers.get('content-type')!, /^text\/plain; version=0.0.4/);
-  for (const name of ['luna_sender_open_connections', 'luna_sender_subscriptions', 'luna_sender_distinct_filters', 'luna_sender_events_in_total', 'luna_sender_topic_publishes_total', 'luna_sender_ws_closes_total', 'luna_sender_slow_consumer_closes_total', 'luna_sender_stream_lag_seconds', 'luna_sender_publish_latency_seconds_count']) {
+  for (const name of [
+    'luna_sender_open_connections',
+    'luna_sender_subscriptions',
+    'luna_sender_distinct_filters',
+    'luna_sender_events_in_total',
+    'luna_sender_topic_publishes_total',
+    'luna_sender_ws_closes_total',
+    'luna_sender_slow_consumer_closes_total',
+    'luna_sender_stream_lag_seconds',
+    'luna_sender_publish_latency_seconds_count',
+  ]) {
     assert.match(a.text, new RegExp(`^# TYPE ${name.replace(/_count$/, '')} `, 'm'), name);
   }
   assert.match(a.text, /^luna_sender_published_events_total \d+$/m);

@@ -1,12 +1,12 @@
-import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect as netConnect } from 'node:net';
-import { startGateway, type Gateway } from '../helpers/gateway.js';
-import { connect } from '../helpers/ws-client.js';
+import { after, before, test } from 'node:test';
+import { type Gateway, startGateway } from '../helpers/gateway.js';
+import { ACCOUNT, errorBody, http, publish, publishBody } from '../helpers/http.js';
 import { rawWs } from '../helpers/raw-ws.js';
 import { withTimeout } from '../helpers/timeout.js';
-import { ACCOUNT, errorBody, http, publish, publishBody } from '../helpers/http.js';
 import { waitFor } from '../helpers/wait.js';
+import { connect } from '../helpers/ws-client.js';
 
 // One gateway with every limit set small, so each can be tested at and past its edge.
 const gwP = startGateway({
@@ -141,7 +141,10 @@ test('slow consumer: closed with 4008 past SENDER_MAX_BACKPRESSURE, a fast subsc
     assert.equal(closed.code, 4008);
     assert.equal(closed.reason, 'slow consumer');
     const msgs = await fast.waitFor(sent, 20000);
-    assert.deepEqual(msgs.map((m) => JSON.parse(m).event.seq), Array.from({ length: sent }, (_, i) => i));
+    assert.deepEqual(
+      msgs.map((m) => JSON.parse(m).event.seq),
+      Array.from({ length: sent }, (_, i) => i),
+    );
     fast.close();
   } finally {
     await big.stop();

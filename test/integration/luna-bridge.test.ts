@@ -3,10 +3,10 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { LunaBridge } from '../../src/inputs/index.js';
 import { RedisStreamBus } from '../../src/bus/redis-stream.js';
-import { loadConfig, type Config } from '../../src/config/index.js';
+import { type Config, loadConfig } from '../../src/config/index.js';
 import { REQUEST_ID_RE } from '../../src/events/index.js';
+import { LunaBridge } from '../../src/inputs/index.js';
 import { createLogger } from '../../src/log.js';
 import { Metrics } from '../../src/metrics.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
@@ -72,7 +72,6 @@ async function startNodes(n: number): Promise<{ nodes: Node[]; config: Config; k
   };
   return { nodes, config, key, prefix, stop };
 }
-
 
 function holders(nodes: Node[]): Node[] {
   return nodes.filter((x) => x.bridge.isHolder());

@@ -1,13 +1,13 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { Redis } from 'ioredis';
-import { parseExposition, sample, type Family } from '../helpers/exposition.js';
-import { startGateway, type Gateway } from '../helpers/gateway.js';
-import { ACCOUNT, OTHER_ACCOUNT, http, publish, publishBody } from '../helpers/http.js';
+import { type Family, parseExposition, sample } from '../helpers/exposition.js';
+import { type Gateway, startGateway } from '../helpers/gateway.js';
+import { ACCOUNT, http, OTHER_ACCOUNT, publish, publishBody } from '../helpers/http.js';
 import { rawWs } from '../helpers/raw-ws.js';
 import { startRedis } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
-import { connect, type Client } from '../helpers/ws-client.js';
+import { type Client, connect } from '../helpers/ws-client.js';
 
 /**
  * /metrics after known traffic: every counter has the exact value the traffic implies. "All

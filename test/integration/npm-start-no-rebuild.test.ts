@@ -1,10 +1,10 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, killLeftovers, npmStart, waitAllGone, withDeadline } from '../helpers/npm-start.js';
+import { test } from 'node:test';
+import { killLeftovers, npmStart, ROOT, waitAllGone, withDeadline } from '../helpers/npm-start.js';
 
 // Regression (pipeline: npm start must not rebuild on every start): `prestart` ran tsc, which
 // needs the dev dependencies and write access to dist/. Now `prepare` (run by npm ci) builds, and

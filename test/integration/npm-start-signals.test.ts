@@ -1,7 +1,7 @@
-import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { killLeftovers, type NpmStart, npmStart, ROOT, waitAllGone, withDeadline } from '../helpers/npm-start.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
-import { ROOT, killLeftovers, npmStart, waitAllGone, withDeadline, type NpmStart } from '../helpers/npm-start.js';
 
 // Regression (pipeline: signals reach the gateway): `kill <pid of npm start>` left the gateway
 // running, orphaned and holding the port, because npm forwards the signal to the `sh -c` it runs

@@ -3,14 +3,14 @@ import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { BusUnavailableError, type BusEvent } from '../../src/bus/index.js';
+import { type BusEvent, BusUnavailableError } from '../../src/bus/index.js';
 import { RedisStreamBus, type RedisStreamBusOptions } from '../../src/bus/redis-stream.js';
 import { loadConfig } from '../../src/config/index.js';
 import { encodeFacts, extractFacts } from '../../src/filters/index.js';
 import { createLogger } from '../../src/log.js';
+import { collector, publishWhenBack } from '../helpers/bus.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
-import { collector, publishWhenBack } from '../helpers/bus.js';
 
 /**
  * Failure paths of the Redis stream bus against a real redis-server: hung (SIGSTOP), stopped,
@@ -86,7 +86,14 @@ describe('RedisStreamBus against failures', () => {
     await redis.kill();
     try {
       // Give the client a moment to notice the closed socket; then every attempt fails at once.
-      await waitFor(async () => (await bus.check(1000).then(() => false, () => true)), 'check to fail');
+      await waitFor(
+        async () =>
+          await bus.check(1000).then(
+            () => false,
+            () => true,
+          ),
+        'check to fail',
+      );
       const started = Date.now();
       await assert.rejects(bus.publish([ev('refused')], 10000), (err: Error) => {
         assert.ok(err instanceof BusUnavailableError);
@@ -157,7 +164,11 @@ describe('RedisStreamBus against failures', () => {
       assert.equal(s.gaps + s.eventsIn, 201, 'every entry is either delivered or counted lost');
       assert.ok(remaining < 50, `stream was trimmed (length ${remaining})`);
       const got = c.labels().slice(1);
-      assert.deepEqual(got, Array.from({ length: remaining }, (_, i) => `t${201 - remaining + i}`), 'the newest entries, in order');
+      assert.deepEqual(
+        got,
+        Array.from({ length: remaining }, (_, i) => `t${201 - remaining + i}`),
+        'the newest entries, in order',
+      );
     } finally {
       await admin.config('SET', 'stream-node-max-entries', '100');
     }

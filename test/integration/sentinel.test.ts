@@ -1,15 +1,15 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import { Redis } from 'ioredis';
 import { startGateway } from '../helpers/gateway.js';
+import { ACCOUNT, http, publish, publishBody } from '../helpers/http.js';
 import { freePort } from '../helpers/port.js';
 import { startRedis } from '../helpers/redis.js';
 import { connect } from '../helpers/ws-client.js';
-import { ACCOUNT, http, publish, publishBody } from '../helpers/http.js';
 
 test('Redis Sentinel: the gateway finds the master through a real Sentinel and delivers', async () => {
   const master = await startRedis();

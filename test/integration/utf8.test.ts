@@ -1,12 +1,12 @@
-import { test, after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { startGateway, type Gateway } from '../helpers/gateway.js';
-import { connect, type Client } from '../helpers/ws-client.js';
-import { ACCOUNT, HANDLER, errorBody, http, publish, publishBody } from '../helpers/http.js';
+import { type Gateway, startGateway } from '../helpers/gateway.js';
+import { ACCOUNT, errorBody, HANDLER, http, publish, publishBody } from '../helpers/http.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
+import { type Client, connect } from '../helpers/ws-client.js';
 
 /**
  * Event text that is not UTF-8 must never reach a WebSocket text frame: RFC 6455 makes a conforming
@@ -127,7 +127,14 @@ describe('Redis bus: LUNA channel and direct XADD', () => {
 
   test('regression: invalid UTF-8 in a stream entry written directly is skipped and counted as malformed', async () => {
     const { sub, isClosed } = await subscribe();
-    const frame = (event: Buffer) => Buffer.concat([Buffer.from('{"event": '), event, Buffer.from(', "handler_id": "h", "event-create-time": "c", "event-end-time": "e", "Luna-Request-id": "1700000000,00000000-0000-4000-8000-000000000000"}')]);
+    const frame = (event: Buffer) =>
+      Buffer.concat([
+        Buffer.from('{"event": '),
+        event,
+        Buffer.from(
+          ', "handler_id": "h", "event-create-time": "c", "event-end-time": "e", "Luna-Request-id": "1700000000,00000000-0000-4000-8000-000000000000"}',
+        ),
+      ]);
     const before = await metric('luna_sender_malformed_stream_entries_total');
     for (const [, bad] of BAD) {
       // With and without `p`: a producer's facts do not make the frame trustworthy.

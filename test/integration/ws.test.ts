@@ -1,8 +1,8 @@
-import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, type Gateway } from '../helpers/gateway.js';
-import { connect, type Client } from '../helpers/ws-client.js';
-import { ACCOUNT, HANDLER, OTHER_ACCOUNT, REQUEST_ID, http, publish, publishBody } from '../helpers/http.js';
+import { after, before, test } from 'node:test';
+import { type Gateway, startGateway } from '../helpers/gateway.js';
+import { ACCOUNT, HANDLER, http, OTHER_ACCOUNT, publish, publishBody, REQUEST_ID } from '../helpers/http.js';
+import { type Client, connect } from '../helpers/ws-client.js';
 
 let gw: Gateway;
 before(async () => {
@@ -13,7 +13,10 @@ after(() => gw.stop());
 const wsUrl = (query = '', api = 2) => `ws://127.0.0.1:${gw.port}/${api}/ws${query ? `?${query}` : ''}`;
 const sub = (query = '', account = ACCOUNT, api = 2) => connect(wsUrl(query, api), { 'Luna-Account-Id': account });
 
-async function refused(query: string, headers: Record<string, string> = { 'Luna-Account-Id': ACCOUNT }): Promise<{ status: number; body: any; headers: Record<string, unknown> }> {
+async function refused(
+  query: string,
+  headers: Record<string, string> = { 'Luna-Account-Id': ACCOUNT },
+): Promise<{ status: number; body: any; headers: Record<string, unknown> }> {
   try {
     const c = await connect(wsUrl(query), headers);
     c.close();
@@ -49,7 +52,9 @@ test('the 101 carries Luna-Request-Id (echoed when given)', async () => {
   const res = await new Promise<string>((resolve) => {
     import('node:net').then(({ connect: nc }) => {
       const s = nc(gw.port, '127.0.0.1', () =>
-        s.write(`GET /1/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nLuna-Account-Id: ${ACCOUNT}\r\nLuna-Request-Id: ${REQUEST_ID}\r\n\r\n`),
+        s.write(
+          `GET /1/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nLuna-Account-Id: ${ACCOUNT}\r\nLuna-Request-Id: ${REQUEST_ID}\r\n\r\n`,
+        ),
       );
       s.once('data', (d) => {
         resolve(d.toString());
@@ -92,7 +97,10 @@ test('1000 events arrive in order, once each, on both api prefixes', async () =>
   }
   for (const c of [a, b]) {
     const msgs = await c.waitFor(1000);
-    assert.deepEqual(msgs.map((m) => JSON.parse(m).event.seq), Array.from({ length: 1000 }, (_, i) => i));
+    assert.deepEqual(
+      msgs.map((m) => JSON.parse(m).event.seq),
+      Array.from({ length: 1000 }, (_, i) => i),
+    );
   }
   await settle([a, b]);
   assert.equal(a.messages.length, 1001);
@@ -105,7 +113,10 @@ test('many subscribers with one filter share one topic: one predicate evaluation
   const clients = await Promise.all(Array.from({ length: 50 }, (_, i) => sub(i % 2 ? 'age__gte=30&gender=1' : 'gender=1&age__gte=30')));
   assert.equal(await metric('luna_sender_distinct_filters'), 1);
   const before = await metric('luna_sender_predicate_evaluations_total');
-  await publish(gw.url, publishBody([{ face_attributes: { basic_attributes: { gender: 1, age: 40 } } }, { face_attributes: { basic_attributes: { gender: 0, age: 40 } } }]));
+  await publish(
+    gw.url,
+    publishBody([{ face_attributes: { basic_attributes: { gender: 1, age: 40 } } }, { face_attributes: { basic_attributes: { gender: 0, age: 40 } } }]),
+  );
   await Promise.all(clients.map((c) => c.waitFor(1)));
   assert.equal((await metric('luna_sender_predicate_evaluations_total')) - before, 2);
   for (const c of clients) c.close();
@@ -127,7 +138,19 @@ test('handshake errors are plain HTTP answers with LUNA codes', async () => {
   const rid = await refused('', { 'Luna-Account-Id': ACCOUNT, 'Luna-Request-Id': 'bad' });
   assert.equal(rid.status, 400);
   assert.match(rid.body.detail, /Luna-Request-Id/);
-  const cases = ['gendr=1', 'gender=1&gender=0', 'gender=', 'gender=2', 'age__gte=50.0', 'age__gte=50&age__lt=30', 'sources=a,,b', 'ethnic_groups=5', 'stream_ids=x', 'tags=' + 'x'.repeat(37), 'geo_position=origin_longitude,1'];
+  const cases = [
+    'gendr=1',
+    'gender=1&gender=0',
+    'gender=',
+    'gender=2',
+    'age__gte=50.0',
+    'age__gte=50&age__lt=30',
+    'sources=a,,b',
+    'ethnic_groups=5',
+    'stream_ids=x',
+    `tags=${'x'.repeat(37)}`,
+    'geo_position=origin_longitude,1',
+  ];
   for (const q of cases) {
     const r = await refused(q);
     assert.equal(r.status, 400, q);

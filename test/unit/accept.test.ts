@@ -1,5 +1,5 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { negotiate } from '../../src/http/accept.js';
 
 // The offer and aliases of GET /docs/spec, the main user of negotiate.
@@ -78,7 +78,21 @@ test('a type nobody offers is not acceptable', () => {
 });
 
 test('malformed ranges are ignored; a header of only malformed ranges accepts nothing', () => {
-  for (const bad of ['garbage', 'text', '/html', 'text/', '*/html', 'text/html;q=2', 'text/html;q=abc', 'text/html;q=', 'text/html;q=1.0001', 'te xt/html', '', ',', ';q=1']) {
+  for (const bad of [
+    'garbage',
+    'text',
+    '/html',
+    'text/',
+    '*/html',
+    'text/html;q=2',
+    'text/html;q=abc',
+    'text/html;q=',
+    'text/html;q=1.0001',
+    'te xt/html',
+    '',
+    ',',
+    ';q=1',
+  ]) {
     assert.equal(pick(bad), undefined, `Accept: ${JSON.stringify(bad)}`);
   }
   assert.equal(pick('garbage, text/html'), 'text/html');

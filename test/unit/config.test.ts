@@ -1,9 +1,9 @@
-import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig, maskedConfig, maskUrlPassword, configAsText, workerCount, MASK } from '../../src/config/index.js';
+import { after, test } from 'node:test';
+import { ConfigError, configAsText, loadConfig, MASK, maskedConfig, maskUrlPassword, workerCount } from '../../src/config/index.js';
 
 test('defaults: port 5080, in-process bus, frozen', () => {
   const c = loadConfig({});

@@ -1,8 +1,8 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { CLOSE_CODE_TABLE, Errors, LunaError } from '../../src/errors.js';
+import { test } from 'node:test';
 import { README } from '../../scripts/gen-docs.js';
+import { CLOSE_CODE_TABLE, Errors, LunaError } from '../../src/errors.js';
 
 /** The rows of one generated README table (between its markers), as trimmed cells. */
 function readmeRows(block: string): string[][] {
@@ -14,7 +14,12 @@ function readmeRows(block: string): string[][] {
     .slice(a, b)
     .split('\n')
     .filter((line) => /^\| *[0-9]/.test(line))
-    .map((line) => line.split(/(?<!\\)\|/).slice(1, -1).map((c) => c.trim()));
+    .map((line) =>
+      line
+        .split(/(?<!\\)\|/)
+        .slice(1, -1)
+        .map((c) => c.trim()),
+    );
 }
 
 const errorKey = (code: unknown, status: unknown) => `${code}/${status}`;
@@ -45,9 +50,16 @@ test('no two entries share code and status', () => {
 });
 
 test('the close-code table has every code a client can see, and the README lists exactly those', () => {
-  assert.deepEqual(CLOSE_CODE_TABLE.map((c) => c.code), [1001, 1006, 4008]);
+  assert.deepEqual(
+    CLOSE_CODE_TABLE.map((c) => c.code),
+    [1001, 1006, 4008],
+  );
   const rows = readmeRows('close-codes');
-  assert.deepEqual(rows.map(([code]) => Number(code)), CLOSE_CODE_TABLE.map((c) => c.code), 'README close codes differ from src/errors.ts');
+  assert.deepEqual(
+    rows.map(([code]) => Number(code)),
+    CLOSE_CODE_TABLE.map((c) => c.code),
+    'README close codes differ from src/errors.ts',
+  );
   for (const [i, c] of CLOSE_CODE_TABLE.entries()) {
     assert.equal(rows[i][1], c.reason === '' ? '(none)' : `\`${c.reason}\``, `${c.code}`);
     assert.equal(rows[i][2], c.when, `${c.code}`);

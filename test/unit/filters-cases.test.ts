@@ -1,7 +1,7 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FIELDS, compileFilter, decodeFacts, encodeFacts, extractFacts, interpretFilter, type Filter } from '../../src/filters/index.js';
-import { U1, U2, matches, parse } from '../helpers/filters.js';
+import { test } from 'node:test';
+import { compileFilter, decodeFacts, encodeFacts, extractFacts, FIELDS, type Filter, interpretFilter } from '../../src/filters/index.js';
+import { matches, parse, U1, U2 } from '../helpers/filters.js';
 
 /** The case table: each filter parameter at and past its edges, compiled and interpreted. */
 
@@ -113,7 +113,11 @@ const CASES: Case[] = [
   { query: 'geo_position=origin_longitude,0,origin_latitude,0', event: geo(0.02, 0), expected: false },
   { query: 'geo_position=origin_longitude,0,origin_latitude,0,longitude_delta,180,latitude_delta,90', event: geo(-180, -90), expected: true },
   // location strings
-  { query: 'cities=Moscow&areas=A&districts=D&streets=S&house_numbers=1a', event: { location: { city: 'Moscow', area: 'A', district: 'D', street: 'S', house_number: '1a' } }, expected: true },
+  {
+    query: 'cities=Moscow&areas=A&districts=D&streets=S&house_numbers=1a',
+    event: { location: { city: 'Moscow', area: 'A', district: 'D', street: 'S', house_number: '1a' } },
+    expected: true,
+  },
   { query: 'cities=Moscow&house_numbers=1', event: { location: { city: 'Moscow', house_number: 1 } }, expected: false },
   // body
   { query: 'apparent_gender=0,2', event: body({ basic_attributes: { apparent_gender: 2 } }), expected: true },

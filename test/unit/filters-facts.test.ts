@@ -1,8 +1,8 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FIELDS, compileFilter, decodeFacts, encodeFacts, extractFacts, parseFilterQuery, type Facts, type Predicate } from '../../src/filters/index.js';
+import { test } from 'node:test';
+import { compileFilter, decodeFacts, encodeFacts, extractFacts, type Facts, FIELDS, type Predicate, parseFilterQuery } from '../../src/filters/index.js';
 import { filterGen } from '../helpers/filter-gen.js';
-import { LIMITS, U1, U2, parse } from '../helpers/filters.js';
+import { LIMITS, parse, U1, U2 } from '../helpers/filters.js';
 import { prng } from '../helpers/prng.js';
 
 /** Facts: extraction, the msgpack form, and what predicates do with facts of any shape. */
@@ -16,9 +16,15 @@ const face = (basic: unknown) => ({ face_attributes: { basic_attributes: basic }
 
 test('facts: extraction keeps raw types, drops objects, and round-trips through msgpack', () => {
   const event = {
-    source: 's', stream_id: U1, user_data: 7, tags: ['a', 1, null, 'b'],
+    source: 's',
+    stream_id: U1,
+    user_data: 7,
+    tags: ['a', 1, null, 'b'],
     ...face({ age: '30', gender: 1, ethnicities: { predominant_ethnicity: { x: 1 } } }),
-    matches: [{ label: 'l', candidates: [{ similarity: 0.2 }, { similarity: 0.7 }] }, { label: 2, candidates: [{ similarity: '0.99' }] }],
+    matches: [
+      { label: 'l', candidates: [{ similarity: 0.2 }, { similarity: 0.7 }] },
+      { label: 2, candidates: [{ similarity: '0.99' }] },
+    ],
     location: { city: 'c', geo_position: { longitude: 1.5, latitude: -2 } },
     aggregate_estimations: {
       face: { attributes: { liveness: { prediction: 0 }, mask: { predominant_mask: 'missing' } } },
@@ -27,8 +33,22 @@ test('facts: extraction keeps raw types, drops objects, and round-trips through 
   };
   const facts = extractFacts(event, U2);
   const want: Facts = {
-    handler_id: U2, source: 's', stream_id: U1, labels: ['l'], similarity: 0.7, age: '30', gender: 1, liveness: 0,
-    mask: 'missing', tags: ['a', 'b'], user_data: 7, lon: 1.5, lat: -2, city: 'c', upper_colors: ['red'], backpack_state: 2,
+    handler_id: U2,
+    source: 's',
+    stream_id: U1,
+    labels: ['l'],
+    similarity: 0.7,
+    age: '30',
+    gender: 1,
+    liveness: 0,
+    mask: 'missing',
+    tags: ['a', 'b'],
+    user_data: 7,
+    lon: 1.5,
+    lat: -2,
+    city: 'c',
+    upper_colors: ['red'],
+    backpack_state: 2,
   };
   assert.deepEqual(defined(facts), want);
   assert.deepEqual(Object.keys(facts), Object.keys(extractFacts({}, U1)), 'one shape for all events');

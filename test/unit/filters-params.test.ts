@@ -1,6 +1,6 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FIELDS, parseFilterQuery, type Filter } from '../../src/filters/index.js';
+import { test } from 'node:test';
+import { FIELDS, type Filter, parseFilterQuery } from '../../src/filters/index.js';
 
 const LIMITS = { maxListItems: 100 };
 
@@ -30,7 +30,11 @@ test('empty query gives the empty filter', () => {
 test('every parameter of the vocabulary parses in a valid form (its example), alone and all together', () => {
   for (const f of FIELDS) assert.ok(f.name in ok(`${f.name}=${f.example}`), f.name);
   const all = ok(FIELDS.map((f) => `${f.name}=${f.example}`).join('&'));
-  assert.deepEqual(Object.keys(all), FIELDS.map((f) => f.name), 'keys in table order');
+  assert.deepEqual(
+    Object.keys(all),
+    FIELDS.map((f) => f.name),
+    'keys in table order',
+  );
 });
 
 test('every bound accepts both ends of its range and nothing past them', () => {

@@ -1,5 +1,5 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { compileFilter, decodeFacts, encodeFacts, extractFacts, interpretFilter, parseFilterQuery } from '../../src/filters/index.js';
 import { filterGen } from '../helpers/filter-gen.js';
 import { LIMITS, U1, U2 } from '../helpers/filters.js';

@@ -1,6 +1,6 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LunaError } from '../../src/errors.js';
+import { test } from 'node:test';
+import type { LunaError } from '../../src/errors.js';
 import { validateHandshake } from '../../src/ws/handshake.js';
 
 const A = '8b8b5937-2e9c-4e8b-a7a7-5caf86621b5a';

@@ -1,8 +1,7 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { arrayElementSpans } from '../../src/events/index.js';
 import { prng } from '../helpers/prng.js';
-
 
 /** Random JSON text with random (valid) whitespace everywhere, tricky strings and numbers. */
 function gen(r: () => number, depth: number): string {
@@ -29,7 +28,7 @@ test('spans of the events array are exactly the elements JSON.parse sees, for 50
     const spans = arrayElementSpans(buf, 'events');
     assert.ok(spans, text);
     assert.equal(spans.length, parsed.events.length, text);
-    spans.forEach(([a, b], j) => assert.deepEqual(JSON.parse(buf.toString('utf8', a, b)), parsed.events[j], text));
+    for (const [j, [a, b]] of spans.entries()) assert.deepEqual(JSON.parse(buf.toString('utf8', a, b)), parsed.events[j], text);
   }
 });
 

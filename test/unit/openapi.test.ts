@@ -1,11 +1,11 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
-import { CLOSE_CODE_TABLE, Errors } from '../../src/errors.js';
 import { defaultOf } from '../../src/config/schema.js';
-import { buildOpenApi, renderSpec } from '../../src/openapi/index.js';
+import { CLOSE_CODE_TABLE, Errors } from '../../src/errors.js';
 import { FIELDS } from '../../src/filters/fields.js';
-import { ErrorSchema, HealthSchema, PluginsSchema, VersionSchema, publishBodySchema } from '../../src/http/schemas.js';
+import { ErrorSchema, HealthSchema, PluginsSchema, publishBodySchema, VersionSchema } from '../../src/http/schemas.js';
+import { buildOpenApi, renderSpec } from '../../src/openapi/index.js';
 
 type Json = Record<string, any>;
 const doc = buildOpenApi({ maxEvents: 1000 }) as Json;
@@ -65,7 +65,10 @@ test('{api} is a path parameter with enum [1, 2] on both api paths', () => {
 test('every operation documents Luna-Request-Id, and every response returns it', () => {
   for (const [path, method, op] of operations()) {
     const params = op.parameters.map(deref);
-    assert.ok(params.some((p: Json) => p.in === 'header' && p.name === 'Luna-Request-Id'), `${method} ${path}`);
+    assert.ok(
+      params.some((p: Json) => p.in === 'header' && p.name === 'Luna-Request-Id'),
+      `${method} ${path}`,
+    );
     for (const [status, r] of Object.entries(op.responses as Json)) {
       assert.ok(r.headers?.['Luna-Request-Id'], `${method} ${path} ${status}`);
     }
@@ -91,7 +94,10 @@ test('response schemas are the TypeBox schemas', () => {
   assert.deepEqual(responseSchema('/healthcheck', '502'), plain(ErrorSchema));
   // PluginsSchema's literals are rewritten from `const` (JSON Schema 2020) to `enum` (OpenAPI 3.0).
   const plugins = responseSchema('/plugins', '200');
-  assert.deepEqual(plugins.properties.plugins.items.properties.running.anyOf.map((s: Json) => s.enum), [[0], [1]]);
+  assert.deepEqual(
+    plugins.properties.plugins.items.properties.running.anyOf.map((s: Json) => s.enum),
+    [[0], [1]],
+  );
   assert.ok(!JSON.stringify(doc).includes('"const"'), 'no JSON Schema 2020 const in an OpenAPI 3.0 document');
   assert.deepEqual(Object.keys(plugins), Object.keys(plain(PluginsSchema)));
 });
@@ -135,7 +141,11 @@ test('every code of the errors table appears: in a response, or (wrong method) i
     assert.ok(doc.info.description.includes(`| ${e.code} | ${e.status} | ${e.desc} |`), `${name} missing from the info table`);
     const phrase = `Error ${e.code} (${e.desc})`;
     if (e === Errors.MethodNotAllowed) assert.ok(doc.info.description.includes(`Error ${e.code} (HTTP ${e.status}, ${e.desc})`), name);
-    else assert.ok(descriptions.some((d) => d.includes(phrase)), `${name}: no response names ${phrase}`);
+    else
+      assert.ok(
+        descriptions.some((d) => d.includes(phrase)),
+        `${name}: no response names ${phrase}`,
+      );
   }
 });
 
@@ -144,7 +154,10 @@ test('/ws documents every filter of SPEC section 4, the account headers and quer
   const query = params.filter((p) => p.in === 'query').map((p) => p.name);
   assert.deepEqual([...query].sort(), [...FILTERS, 'luna_account_id'].sort());
   // Generated from the vocabulary the parser uses, in its order.
-  assert.deepEqual(query.filter((n) => n !== 'luna_account_id'), FIELDS.map((f) => f.name));
+  assert.deepEqual(
+    query.filter((n) => n !== 'luna_account_id'),
+    FIELDS.map((f) => f.name),
+  );
   const headers = params.filter((p) => p.in === 'header').map((p) => p.name);
   assert.deepEqual(headers.sort(), ['Luna-Account-Id', 'Luna-Request-Id']);
   for (const p of params.filter((p) => p.in === 'query')) {
@@ -235,8 +248,14 @@ test('every filter parameter carries its vocabulary example, typed for its schem
   for (const f of FIELDS) {
     const p = params.find((x) => x.name === f.name)!;
     assert.notEqual(p.example, undefined, f.name);
-    if (p.schema.type === 'array') assert.ok(Array.isArray(p.example) && p.example.every((x: unknown) => typeof x === (p.schema.items.type === 'string' ? 'string' : 'number')), f.name);
-    else if (p.schema.type === 'object') assert.deepEqual(Object.keys(p.example).filter((k) => !(k in p.schema.properties)), [], f.name);
+    if (p.schema.type === 'array')
+      assert.ok(Array.isArray(p.example) && p.example.every((x: unknown) => typeof x === (p.schema.items.type === 'string' ? 'string' : 'number')), f.name);
+    else if (p.schema.type === 'object')
+      assert.deepEqual(
+        Object.keys(p.example).filter((k) => !(k in p.schema.properties)),
+        [],
+        f.name,
+      );
     else assert.equal(typeof p.example, p.schema.type === 'string' ? 'string' : 'number', f.name);
   }
   assert.deepEqual(params.find((x) => x.name === 'sources')!.example, ['cam1', '3rd Avenue']);

@@ -1,6 +1,6 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
 import { README, withTables } from '../../scripts/gen-docs.js';
 import { FIELDS } from '../../src/filters/fields.js';
 import { parseFilterQuery } from '../../src/filters/index.js';
@@ -10,7 +10,7 @@ test('the README tables (configuration, filters, errors, close codes) are genera
   assert.equal(readme, withTables(readme), 'README tables are stale: run `npm run docs:readme`');
 });
 
-test('every filter\'s example (README, OpenAPI) is a valid query for that filter', () => {
+test("every filter's example (README, OpenAPI) is a valid query for that filter", () => {
   for (const f of FIELDS) {
     const q = `${f.name}=${f.example}`;
     const parsed = parseFilterQuery(q, { maxListItems: 100 });

@@ -1,5 +1,5 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { Registry } from '../../src/fanout/index.js';
 import { encodeFacts, extractFacts, filterKey, parseFilterQuery } from '../../src/filters/index.js';
 import { Metrics } from '../../src/metrics.js';

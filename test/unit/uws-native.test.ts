@@ -1,7 +1,7 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { test } from 'node:test';
 import { isNativeUws, uws } from '../../src/uws.js';
 import { MAIN } from '../helpers/gateway.js';
 

@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 
 /**
  * The baseline: how most Node teams would write this gateway. node:http + the `ws` library; each
@@ -39,7 +39,11 @@ function parseFilter(q: URLSearchParams): Filter {
   if (q.has('age__lt')) f.age__lt = Number(q.get('age__lt'));
   if (q.has('sources')) f.sources = q.get('sources')!.split(',');
   if (q.has('user_data')) f.user_data = q.get('user_data')!;
-  if (q.has('emotions')) f.emotions = q.get('emotions')!.split(',').map((n) => EMOTIONS[Number(n)]);
+  if (q.has('emotions'))
+    f.emotions = q
+      .get('emotions')!
+      .split(',')
+      .map((n) => EMOTIONS[Number(n)]);
   return f;
 }
 
@@ -49,7 +53,7 @@ function matches(f: Filter, e: Ev): boolean {
   if (f.age__gte !== undefined && !(basic?.age !== undefined && basic.age >= f.age__gte)) return false;
   if (f.age__lt !== undefined && !(basic?.age !== undefined && basic.age < f.age__lt)) return false;
   if (f.sources !== undefined && !(e.source !== undefined && f.sources.includes(e.source))) return false;
-  if (f.user_data !== undefined && !(e.user_data !== undefined && e.user_data.includes(f.user_data))) return false;
+  if (f.user_data !== undefined && !e.user_data?.includes(f.user_data)) return false;
   if (f.emotions !== undefined) {
     const em = e.aggregate_estimations?.face?.attributes?.emotions?.predominant_emotion;
     if (em === undefined || !f.emotions.includes(em)) return false;
@@ -94,7 +98,10 @@ wss.on('connection', (ws, req) => {
   url.searchParams.delete('luna_account_id');
   const sub: Sub = { ws, filter: parseFilter(url.searchParams) };
   let set = subsByAccount.get(account);
-  if (set === undefined) subsByAccount.set(account, (set = new Set()));
+  if (set === undefined) {
+    set = new Set();
+    subsByAccount.set(account, set);
+  }
   set.add(sub);
   ws.on('close', () => set!.delete(sub));
   ws.on('error', () => undefined);
