@@ -1,8 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/log.js';
 import { type RunningWorker, startWorker } from '../../src/worker.js';
+import { spawnCaptured } from './spawn.js';
 
 export interface Gateway {
   port: number;
@@ -36,21 +37,14 @@ export interface GatewayProcess {
  * log line names the port. Rejects with the output when it exits first.
  */
 export function spawnGateway(env: Record<string, string> = {}, timeoutMs = 20000): Promise<GatewayProcess> {
-  const child = spawn(process.execPath, [MAIN], {
-    env: { ...process.env, SENDER_HOST: '127.0.0.1', SENDER_PORT: '0', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const { child, stdout, stderr, exited } = spawnCaptured(process.execPath, [MAIN], env);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`gateway did not start in ${timeoutMs} ms\nstdout:\n${out}\nstderr:\n${err}`));
+      reject(new Error(`gateway did not start in ${timeoutMs} ms\nstdout:\n${stdout()}\nstderr:\n${stderr()}`));
     }, timeoutMs);
     const onData = () => {
+      const out = stdout();
       const m = /"msg":"luna-sender listening on [^"]*:(\d+)"/.exec(out) ?? /supervisor listening on port (\d+)/.exec(out);
       if (!m) return;
       clearTimeout(timer);
@@ -60,8 +54,8 @@ export function spawnGateway(env: Record<string, string> = {}, timeoutMs = 20000
         child,
         port,
         url: `http://127.0.0.1:${port}`,
-        stdout: () => out,
-        stderr: () => err,
+        stdout,
+        stderr,
         exited,
         stop: (signal = 'SIGTERM') => {
           child.kill(signal);
@@ -72,7 +66,7 @@ export function spawnGateway(env: Record<string, string> = {}, timeoutMs = 20000
     child.stdout!.on('data', onData);
     exited.then((code) => {
       clearTimeout(timer);
-      reject(new Error(`gateway exited with ${code}\nstdout:\n${out}\nstderr:\n${err}`));
+      reject(new Error(`gateway exited with ${code}\nstdout:\n${stdout()}\nstderr:\n${stderr()}`));
     });
   });
 }

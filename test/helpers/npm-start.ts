@@ -1,7 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { spawnCaptured } from './spawn.js';
 import { waitFor } from './wait.js';
 
 /** The package root (this file runs from build/test/helpers/). */
@@ -44,24 +45,15 @@ function logLines(text: string): LogLine[] {
  * output when npm exits first or nothing listens within the deadline.
  */
 export function npmStart(cwd: string, env: Record<string, string>, workers = 1, timeoutMs = 30000): Promise<NpmStart> {
-  const child = spawn('npm', ['start'], {
-    cwd,
-    env: { ...process.env, SENDER_HOST: '127.0.0.1', SENDER_PORT: '0', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const { child, stdout, stderr, exited } = spawnCaptured('npm', ['start'], env, cwd);
   return new Promise((resolve, reject) => {
-    const fail = (why: string) => reject(new Error(`${why}\nstdout:\n${out}\nstderr:\n${err}`));
+    const fail = (why: string) => reject(new Error(`${why}\nstdout:\n${stdout()}\nstderr:\n${stderr()}`));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       fail(`npm start did not listen within ${timeoutMs} ms`);
     }, timeoutMs);
     const onData = () => {
-      const lines = logLines(out);
+      const lines = logLines(stdout());
       const listening = lines.filter((l) => /listening on/.test(l.msg ?? ''));
       const supervisor = listening.find((l) => l.msg?.startsWith('supervisor listening'));
       const workerLines = listening.filter((l) => l !== supervisor);
@@ -72,7 +64,7 @@ export function npmStart(cwd: string, env: Record<string, string>, workers = 1, 
       clearTimeout(timer);
       child.stdout!.off('data', onData);
       const pids = [...new Set(listening.map((l) => l.pid).filter((p): p is number => typeof p === 'number'))];
-      resolve({ child, port: ready.port, pids, stdout: () => out, stderr: () => err, exited });
+      resolve({ child, port: ready.port, pids, stdout, stderr, exited });
     };
     child.stdout!.on('data', onData);
     exited.then((code) => {
@@ -113,19 +105,6 @@ export function connectRefused(port: number): Promise<boolean> {
 export async function waitAllGone(pids: readonly number[], port: number, ms = 20000): Promise<void> {
   await waitFor(() => pids.every((p) => !isAlive(p)), `gateway processes ${pids.join(', ')} to exit`, ms);
   await waitFor(() => connectRefused(port), `port ${port} to refuse connections`, ms);
-}
-
-/** `p`, or a rejection naming `what` when it has not settled within `ms` (a hang becomes a failure). */
-export async function withDeadline<T>(p: Promise<T>, what: string, ms = 20000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Cleanup after a failed test: SIGKILL whatever of `pids` still runs (only the pids we saw start). */

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { type UWS, uws } from '../../src/uws.js';
 import { MAIN, spawnGateway, startGateway } from '../helpers/gateway.js';
-import { withDeadline } from '../helpers/npm-start.js';
 import { freePort } from '../helpers/port.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { spawnCaptured } from '../helpers/spawn.js';
+import { withTimeout } from '../helpers/timeout.js';
 
 // Regression (pipeline: a second in-process gateway on the same port): uWS binds with SO_REUSEPORT,
 // so a second gateway on the in-process bus started and silently took half the connections. On
@@ -22,16 +22,9 @@ after(async () => {
 
 /** `node build/src/main.js` on the in-process bus until it exits; a gateway that starts instead is a failure (and is killed). */
 async function inProcessGatewayExit(port: number): Promise<{ code: number | string; stderr: string }> {
-  const child = spawn(process.execPath, [MAIN], {
-    env: { ...process.env, SENDER_HOST: '127.0.0.1', SENDER_PORT: String(port), REDIS_URL: '', LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.stdout!.resume();
-  const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const { child, stderr, exited } = spawnCaptured(process.execPath, [MAIN], { SENDER_PORT: String(port), REDIS_URL: '' });
   try {
-    return { code: await withDeadline(exited, `the second gateway on port ${port} to refuse to start`), stderr };
+    return { code: await withTimeout(exited, 20000, `the second gateway on port ${port} to refuse to start`), stderr: stderr() };
   } finally {
     child.kill('SIGKILL');
   }

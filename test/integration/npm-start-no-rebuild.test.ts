@@ -4,7 +4,8 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { killLeftovers, npmStart, ROOT, waitAllGone, withDeadline } from '../helpers/npm-start.js';
+import { killLeftovers, npmStart, ROOT, waitAllGone } from '../helpers/npm-start.js';
+import { withTimeout } from '../helpers/timeout.js';
 
 // Regression (pipeline: npm start must not rebuild on every start): `prestart` ran tsc, which
 // needs the dev dependencies and write access to dist/. Now `prepare` (run by npm ci) builds, and
@@ -49,7 +50,7 @@ test('without TypeScript (npm ci --omit=dev) and with dist/ built, prepare build
       assert.doesNotMatch(run.stdout(), /\btsc\b/, 'npm start does not compile');
       run.child.kill('SIGTERM');
       await waitAllGone(run.pids, run.port);
-      assert.equal(await withDeadline(run.exited, 'npm to exit'), 0);
+      assert.equal(await withTimeout(run.exited, 20000, 'npm to exit'), 0);
     } finally {
       killLeftovers(run.pids);
       run.child.kill('SIGKILL');

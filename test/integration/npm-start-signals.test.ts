@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { killLeftovers, type NpmStart, npmStart, ROOT, waitAllGone, withDeadline } from '../helpers/npm-start.js';
+import { killLeftovers, type NpmStart, npmStart, ROOT, waitAllGone } from '../helpers/npm-start.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { withTimeout } from '../helpers/timeout.js';
 
 // Regression (pipeline: signals reach the gateway): `kill <pid of npm start>` left the gateway
 // running, orphaned and holding the port, because npm forwards the signal to the `sh -c` it runs
@@ -23,7 +24,7 @@ async function signalNpmAndExpectNothingLeft(signal: NodeJS.Signals, env: Record
     assert.ok(!run.pids.includes(run.child.pid!), 'the gateway runs as a child of npm');
     run.child.kill(signal);
     await waitAllGone(run.pids, run.port);
-    assert.equal(await withDeadline(run.exited, 'npm to exit'), 0, 'npm exits 0 after a clean shutdown');
+    assert.equal(await withTimeout(run.exited, 20000, 'npm to exit'), 0, 'npm exits 0 after a clean shutdown');
     assert.match(run.stdout(), new RegExp(`"signal":"${signal}"`), 'the gateway saw the signal and shut down as in section 4');
   } finally {
     killLeftovers(run.pids);
