@@ -1,5 +1,5 @@
 import { Packr } from 'msgpackr';
-import type { FactKey } from './fields.js';
+import { FACT_PATHS, type FactKey, type PathFactKey } from './fields.js';
 
 export type Scalar = string | number | boolean;
 
@@ -9,59 +9,20 @@ export type Scalar = string | number | boolean;
  * (extractFacts and decodeFacts return every key, see FullFacts; encodeFacts writes only defined ones),
  * and holds the raw JSON value with its own type: nothing is coerced (a string "1" stays a string
  * and does not equal gender 1; `"prediction": 0` stays a number and does not match "spoof"). A
- * scalar slot holds only a string/number/boolean; an array slot only an array, of which only the
- * string elements are kept (every array filter compares strings).
+ * scalar slot holds only a string/number/boolean; a `strings` slot only an array, of which only the
+ * string elements are kept (every array filter compares strings). Where each is read: FACT_PATHS.
  */
-export interface Facts {
+export type Facts = {
   /** the message's handler_id */
   handler_id?: Scalar;
-  source?: Scalar;
-  stream_id?: Scalar;
   /** string `e.matches[].label` values */
   labels?: string[];
   /** highest number among `e.matches[].candidates[].similarity`; absent when there is none */
   similarity?: number;
-  /** e.face_attributes.basic_attributes.* */
-  age?: Scalar;
-  gender?: Scalar;
-  ethnicity?: Scalar;
-  /** F = e.aggregate_estimations.face.attributes: F.liveness.prediction etc. */
-  liveness?: Scalar;
-  deepfake?: Scalar;
-  mask?: Scalar;
-  emotion?: Scalar;
-  tags?: string[];
-  user_data?: Scalar;
-  /** e.location.geo_position.longitude / latitude */
-  lon?: Scalar;
-  lat?: Scalar;
-  /** e.location.* */
-  city?: Scalar;
-  area?: Scalar;
-  district?: Scalar;
-  street?: Scalar;
-  house_number?: Scalar;
-  /** B = e.aggregate_estimations.body.attributes: B.basic_attributes.apparent_gender / apparent_age */
-  body_gender?: Scalar;
-  body_age?: Scalar;
-  /** B.upper_body.headwear.state / apparent_color, B.upper_body.sleeve.length */
-  headwear_state?: Scalar;
-  headwear_color?: Scalar;
-  sleeve_length?: Scalar;
-  /** B.upper_body.upper_clothing.colors */
-  upper_colors?: string[];
-  /** B.lower_body.lower_garment.type / colors */
-  lower_type?: Scalar;
-  lower_colors?: string[];
-  /** B.lower_body.shoes.apparent_color, B.accessories.backpack.state */
-  shoes_color?: Scalar;
-  backpack_state?: Scalar;
-}
+} & { [K in PathFactKey]?: (typeof FACT_PATHS)[K] extends { strings: true } ? string[] : Scalar };
 
-// Compile-time check that Facts and the vocabulary's FactKey name the same keys.
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
-const factKeysAgree: Same<keyof Facts, FactKey> = true;
-void factKeysAgree;
+/** Every Facts key, derived ones first, then FACT_PATHS in its order. */
+export const FACT_KEYS: readonly FactKey[] = ['handler_id', 'labels', 'similarity', ...(Object.keys(FACT_PATHS) as PathFactKey[])];
 
 type Obj = Record<string, unknown>;
 
@@ -94,6 +55,51 @@ function strings(v: unknown): string[] | undefined {
  */
 type FullFacts = { [K in FactKey]: Facts[K] | undefined };
 
+/**
+ * Source of the extractor, generated once from FACT_PATHS: every shared prefix of the paths is
+ * read once into a local (`const v3 = own(v1, "basic_attributes")`), then one object literal holds
+ * every key in FACT_KEYS order (one hidden class for all Facts, see FullFacts). Keys enter the
+ * source only through JSON.stringify. Measured on the reference event: ~1.1 us per extraction, as
+ * the hand-written literal it replaces; without the shared prefixes it was ~2 us.
+ */
+function emitExtractor(): string {
+  const locals = new Map<string, string>([['', 'e']]);
+  const lines: string[] = [];
+  const parentOf = (path: readonly string[]): string => {
+    for (let i = 1; i < path.length; i++) {
+      const key = path.slice(0, i).join('\0');
+      if (locals.has(key)) continue;
+      const name = `v${locals.size}`;
+      lines.push(`  const ${name} = own(${locals.get(path.slice(0, i - 1).join('\0'))}, ${JSON.stringify(path[i - 1])});`);
+      locals.set(key, name);
+    }
+    return locals.get(path.slice(0, -1).join('\0'))!;
+  };
+  const slots = (Object.keys(FACT_PATHS) as PathFactKey[]).map((k) => {
+    const spec: { path: readonly string[]; strings?: true } = FACT_PATHS[k];
+    const read = `own(${parentOf(spec.path)}, ${JSON.stringify(spec.path[spec.path.length - 1])})`;
+    return `    ${JSON.stringify(k)}: ${spec.strings ? 'strings' : 'scalar'}(${read}),`;
+  });
+  return `return function extractFacts(e, handlerId, labels, similarity) {
+${lines.join('\n')}
+  return {
+    handler_id: scalar(handlerId),
+    labels: labels,
+    similarity: similarity,
+${slots.join('\n')}
+  };
+};`;
+}
+
+type Extract = (e: unknown, handlerId: unknown, labels: string[] | undefined, similarity: number | undefined) => FullFacts;
+const extractPaths = new Function('own', 'scalar', 'strings', emitExtractor())(own, scalar, strings) as Extract;
+
+/** Generated once: the decoded map's own properties, in FACT_KEYS order (one hidden class). */
+const reshapeKeys = new Function(
+  'own',
+  `return function reshape(d) { return { ${FACT_KEYS.map((k) => `${JSON.stringify(k)}: own(d, ${JSON.stringify(k)})`).join(', ')} }; };`,
+)(own) as (d: Obj) => Facts;
+
 /** Extracts the facts of one event. Total: any JSON value (or anything else) gives some Facts. */
 export function extractFacts(event: unknown, handlerId: string): Facts {
   const e = isObj(event) ? event : undefined;
@@ -113,89 +119,7 @@ export function extractFacts(event: unknown, handlerId: string): Facts {
       }
     }
   }
-  const basic = own(own(e, 'face_attributes'), 'basic_attributes');
-  const aggregate = own(e, 'aggregate_estimations');
-  const face = own(own(aggregate, 'face'), 'attributes');
-  const location = own(e, 'location');
-  const geo = own(location, 'geo_position');
-  const body = own(own(aggregate, 'body'), 'attributes');
-  const bodyBasic = own(body, 'basic_attributes');
-  const upper = own(body, 'upper_body');
-  const headwear = own(upper, 'headwear');
-  const lower = own(body, 'lower_body');
-  const garment = own(lower, 'lower_garment');
-  const f: FullFacts = {
-    handler_id: scalar(handlerId),
-    source: scalar(own(e, 'source')),
-    stream_id: scalar(own(e, 'stream_id')),
-    labels,
-    similarity: top,
-    age: scalar(own(basic, 'age')),
-    gender: scalar(own(basic, 'gender')),
-    ethnicity: scalar(own(own(basic, 'ethnicities'), 'predominant_ethnicity')),
-    liveness: scalar(own(own(face, 'liveness'), 'prediction')),
-    deepfake: scalar(own(own(face, 'deepfake'), 'prediction')),
-    mask: scalar(own(own(face, 'mask'), 'predominant_mask')),
-    emotion: scalar(own(own(face, 'emotions'), 'predominant_emotion')),
-    tags: strings(own(e, 'tags')),
-    user_data: scalar(own(e, 'user_data')),
-    lon: scalar(own(geo, 'longitude')),
-    lat: scalar(own(geo, 'latitude')),
-    city: scalar(own(location, 'city')),
-    area: scalar(own(location, 'area')),
-    district: scalar(own(location, 'district')),
-    street: scalar(own(location, 'street')),
-    house_number: scalar(own(location, 'house_number')),
-    body_gender: scalar(own(bodyBasic, 'apparent_gender')),
-    body_age: scalar(own(bodyBasic, 'apparent_age')),
-    headwear_state: scalar(own(headwear, 'state')),
-    headwear_color: scalar(own(headwear, 'apparent_color')),
-    sleeve_length: scalar(own(own(upper, 'sleeve'), 'length')),
-    upper_colors: strings(own(own(upper, 'upper_clothing'), 'colors')),
-    lower_type: scalar(own(garment, 'type')),
-    lower_colors: strings(own(garment, 'colors')),
-    shoes_color: scalar(own(own(lower, 'shoes'), 'apparent_color')),
-    backpack_state: scalar(own(own(own(body, 'accessories'), 'backpack'), 'state')),
-  };
-  return f;
-}
-
-/** Decoded map to the one Facts shape; own properties only. Values are not type-checked. */
-function reshape(d: Obj): Facts {
-  const f: { [K in FactKey]: unknown } = {
-    handler_id: own(d, 'handler_id'),
-    source: own(d, 'source'),
-    stream_id: own(d, 'stream_id'),
-    labels: own(d, 'labels'),
-    similarity: own(d, 'similarity'),
-    age: own(d, 'age'),
-    gender: own(d, 'gender'),
-    ethnicity: own(d, 'ethnicity'),
-    liveness: own(d, 'liveness'),
-    deepfake: own(d, 'deepfake'),
-    mask: own(d, 'mask'),
-    emotion: own(d, 'emotion'),
-    tags: own(d, 'tags'),
-    user_data: own(d, 'user_data'),
-    lon: own(d, 'lon'),
-    lat: own(d, 'lat'),
-    city: own(d, 'city'),
-    area: own(d, 'area'),
-    district: own(d, 'district'),
-    street: own(d, 'street'),
-    house_number: own(d, 'house_number'),
-    body_gender: own(d, 'body_gender'),
-    body_age: own(d, 'body_age'),
-    headwear_state: own(d, 'headwear_state'),
-    headwear_color: own(d, 'headwear_color'),
-    sleeve_length: own(d, 'sleeve_length'),
-    upper_colors: own(d, 'upper_colors'),
-    lower_type: own(d, 'lower_type'),
-    lower_colors: own(d, 'lower_colors'),
-    shoes_color: own(d, 'shoes_color'),
-    backpack_state: own(d, 'backpack_state'),
-  };
-  return f as Facts;
+  return extractPaths(e, handlerId, labels, top);
 }
 
 // Maps as plain objects, no record extension: the bytes are self-describing, so a worker of
@@ -218,5 +142,5 @@ export function encodeFacts(f: Facts): Uint8Array {
 export function decodeFacts(b: Uint8Array): Facts {
   const v: unknown = packr.unpack(b);
   if (!isObj(v) || Object.getPrototypeOf(v) !== Object.prototype) throw new Error('facts are not a msgpack map');
-  return reshape(v);
+  return reshapeKeys(v);
 }

@@ -4,8 +4,8 @@
  * interpreter (interpret.ts) all switch on `kind`, so a parameter cannot exist in one of them and
  * not the others (TypeBox model: one vocabulary, two executions).
  *
- * `fact` names the key of `Facts` (facts.ts) that the compiled predicate tests; the interpreter
- * reads the raw event path instead (its own copy, so the oracle also checks extraction).
+ * `fact` names the key of `Facts` (facts.ts) that the compiled predicate tests; FACT_PATHS says
+ * where in the event each fact is read, for the extractor and the interpreter alike.
  */
 
 /** What a parameter's value is and how it holds against the event. */
@@ -33,39 +33,53 @@ export type FieldKind =
   /** a box around an origin; the event's longitude/latitude lie within it. */
   | 'geo';
 
-/** Keys of Facts tested by the vocabulary (kept in sync with facts.ts by the type checker). */
-export type FactKey =
-  | 'handler_id'
-  | 'source'
-  | 'stream_id'
-  | 'labels'
-  | 'similarity'
-  | 'age'
-  | 'gender'
-  | 'ethnicity'
-  | 'liveness'
-  | 'deepfake'
-  | 'mask'
-  | 'emotion'
-  | 'tags'
-  | 'user_data'
-  | 'lon'
-  | 'lat'
-  | 'city'
-  | 'area'
-  | 'district'
-  | 'street'
-  | 'house_number'
-  | 'body_gender'
-  | 'body_age'
-  | 'headwear_state'
-  | 'headwear_color'
-  | 'sleeve_length'
-  | 'upper_colors'
-  | 'lower_type'
-  | 'lower_colors'
-  | 'shoes_color'
-  | 'backpack_state';
+const FACE = ['aggregate_estimations', 'face', 'attributes'] as const;
+const BODY = ['aggregate_estimations', 'body', 'attributes'] as const;
+const BASIC = ['face_attributes', 'basic_attributes'] as const;
+
+/**
+ * Where each fact is read inside the event, as SPEC section 4 writes the paths (`strings`: the
+ * value is a list, of which only the string elements are kept). The facts extractor (facts.ts) is
+ * generated from this table and the interpreter (interpret.ts) walks it, so a filter on a new
+ * event field is one entry here plus its row in FIELDS. Its order is the order of keys in Facts.
+ */
+export const FACT_PATHS = {
+  source: { path: ['source'] },
+  stream_id: { path: ['stream_id'] },
+  age: { path: [...BASIC, 'age'] },
+  gender: { path: [...BASIC, 'gender'] },
+  ethnicity: { path: [...BASIC, 'ethnicities', 'predominant_ethnicity'] },
+  liveness: { path: [...FACE, 'liveness', 'prediction'] },
+  deepfake: { path: [...FACE, 'deepfake', 'prediction'] },
+  mask: { path: [...FACE, 'mask', 'predominant_mask'] },
+  emotion: { path: [...FACE, 'emotions', 'predominant_emotion'] },
+  tags: { path: ['tags'], strings: true },
+  user_data: { path: ['user_data'] },
+  lon: { path: ['location', 'geo_position', 'longitude'] },
+  lat: { path: ['location', 'geo_position', 'latitude'] },
+  city: { path: ['location', 'city'] },
+  area: { path: ['location', 'area'] },
+  district: { path: ['location', 'district'] },
+  street: { path: ['location', 'street'] },
+  house_number: { path: ['location', 'house_number'] },
+  body_gender: { path: [...BODY, 'basic_attributes', 'apparent_gender'] },
+  body_age: { path: [...BODY, 'basic_attributes', 'apparent_age'] },
+  headwear_state: { path: [...BODY, 'upper_body', 'headwear', 'state'] },
+  headwear_color: { path: [...BODY, 'upper_body', 'headwear', 'apparent_color'] },
+  sleeve_length: { path: [...BODY, 'upper_body', 'sleeve', 'length'] },
+  upper_colors: { path: [...BODY, 'upper_body', 'upper_clothing', 'colors'], strings: true },
+  lower_type: { path: [...BODY, 'lower_body', 'lower_garment', 'type'] },
+  lower_colors: { path: [...BODY, 'lower_body', 'lower_garment', 'colors'], strings: true },
+  shoes_color: { path: [...BODY, 'lower_body', 'shoes', 'apparent_color'] },
+  backpack_state: { path: [...BODY, 'accessories', 'backpack', 'state'] },
+} as const satisfies Record<string, { readonly path: readonly string[]; readonly strings?: true }>;
+
+export type PathFactKey = keyof typeof FACT_PATHS;
+/** Facts that are not one path: the message's handler_id, and the labels and top similarity
+ * gathered from `event.matches[]` (facts.ts and interpret.ts compute them). */
+export type DerivedFactKey = 'handler_id' | 'labels' | 'similarity';
+/** Every key of Facts. */
+export type FactKey = DerivedFactKey | PathFactKey;
 
 interface Base {
   readonly name: string;

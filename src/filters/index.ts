@@ -1,8 +1,9 @@
 export { compileFilter, emitFilter, type Predicate } from './compile.js';
-export { decodeFacts, encodeFacts, extractFacts, type Facts, type Scalar } from './facts.js';
+export { decodeFacts, encodeFacts, extractFacts, FACT_KEYS, type Facts, type Scalar } from './facts.js';
 export {
   describeCodes,
   EXPANDED_PALETTE,
+  FACT_PATHS,
   type FactKey,
   FIELD_BY_NAME,
   FIELDS,

@@ -1,47 +1,12 @@
-import { type FactKey, FIELD_BY_NAME, type Field, type GeoBox } from './fields.js';
+import { FACT_PATHS, type FactKey, FIELD_BY_NAME, type Field, type GeoBox } from './fields.js';
 import type { Filter } from './params.js';
 
 /*
- * The oracle: evaluates a filter directly on the raw event, following the SPEC section 4 paths,
- * written plainly and without facts.ts. `compileFilter(f)(extractFacts(e, h))` must always equal
+ * The oracle: evaluates a filter directly on the raw event, walking the SPEC section 4 paths of
+ * FACT_PATHS itself, without facts.ts. `compileFilter(f)(extractFacts(e, h))` must always equal
  * `interpretFilter(f, e, h)`: the property tests check extraction and code generation at once.
  * Also usable as a fallback (it is ~10x slower than the compiled predicate).
  */
-
-/** Raw paths inside the event, as the SPEC table writes them; the property test fuzzes events along them. */
-const F = ['aggregate_estimations', 'face', 'attributes'];
-const B = ['aggregate_estimations', 'body', 'attributes'];
-const BASIC = ['face_attributes', 'basic_attributes'];
-export const EVENT_PATHS: Readonly<Record<Exclude<FactKey, 'handler_id' | 'labels' | 'similarity'>, readonly string[]>> = {
-  source: ['source'],
-  stream_id: ['stream_id'],
-  age: [...BASIC, 'age'],
-  gender: [...BASIC, 'gender'],
-  ethnicity: [...BASIC, 'ethnicities', 'predominant_ethnicity'],
-  liveness: [...F, 'liveness', 'prediction'],
-  deepfake: [...F, 'deepfake', 'prediction'],
-  mask: [...F, 'mask', 'predominant_mask'],
-  emotion: [...F, 'emotions', 'predominant_emotion'],
-  tags: ['tags'],
-  user_data: ['user_data'],
-  lon: ['location', 'geo_position', 'longitude'],
-  lat: ['location', 'geo_position', 'latitude'],
-  city: ['location', 'city'],
-  area: ['location', 'area'],
-  district: ['location', 'district'],
-  street: ['location', 'street'],
-  house_number: ['location', 'house_number'],
-  body_gender: [...B, 'basic_attributes', 'apparent_gender'],
-  body_age: [...B, 'basic_attributes', 'apparent_age'],
-  headwear_state: [...B, 'upper_body', 'headwear', 'state'],
-  headwear_color: [...B, 'upper_body', 'headwear', 'apparent_color'],
-  sleeve_length: [...B, 'upper_body', 'sleeve', 'length'],
-  upper_colors: [...B, 'upper_body', 'upper_clothing', 'colors'],
-  lower_type: [...B, 'lower_body', 'lower_garment', 'type'],
-  lower_colors: [...B, 'lower_body', 'lower_garment', 'colors'],
-  shoes_color: [...B, 'lower_body', 'shoes', 'apparent_color'],
-  backpack_state: [...B, 'accessories', 'backpack', 'state'],
-};
 
 function plain(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
@@ -83,7 +48,7 @@ function rawValue(key: FactKey, event: unknown, handlerId: string): unknown {
       return sims.length === 0 ? undefined : sims.reduce((a, b) => Math.max(b, a));
     }
     default:
-      return walk(event, EVENT_PATHS[key]);
+      return walk(event, FACT_PATHS[key].path);
   }
 }
 

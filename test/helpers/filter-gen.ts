@@ -1,5 +1,4 @@
-import { type FactKey, type Facts, FIELDS, type Field } from '../../src/filters/index.js';
-import { EVENT_PATHS } from '../../src/filters/interpret.js';
+import { FACT_PATHS, type FactKey, type Facts, FIELDS, type Field } from '../../src/filters/index.js';
 import { U1, U2 } from './filters.js';
 import { chooser, prng } from './prng.js';
 
@@ -75,7 +74,7 @@ const HOSTILE: unknown[] = [
 const ARRAY_KINDS: ReadonlySet<string> = new Set(['any-of', 'tags']);
 function fuzzPaths(array: boolean): (readonly string[])[] {
   const keys = (FIELDS as readonly Field[]).flatMap((f) => (ARRAY_KINDS.has(f.kind) !== array ? [] : f.kind === 'geo' ? [f.fact, f.latFact] : [f.fact]));
-  return [...new Set(keys)].flatMap((k) => (Object.hasOwn(EVENT_PATHS, k) ? [EVENT_PATHS[k as keyof typeof EVENT_PATHS]] : []));
+  return [...new Set(keys)].flatMap((k) => (Object.hasOwn(FACT_PATHS, k) ? [FACT_PATHS[k as keyof typeof FACT_PATHS].path] : []));
 }
 const SCALAR_PATHS = fuzzPaths(false);
 const ARRAY_PATHS = fuzzPaths(true);
