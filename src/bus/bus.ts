@@ -14,6 +14,12 @@
  * - Delivery happens on the event loop, one `onEvent` call per event; `onEvent` must not throw
  *   (the hot path treats errors as values) and must not keep `frame` beyond the call unless it
  *   copies it.
+ * - Positions (SPEC section 9): every delivered event carries its position `id` (the Redis stream
+ *   entry id, `<ms>-<seq>`; the memory bus numbers its events in the same form), strictly
+ *   increasing in delivery order within an epoch, and equal for every reader of the bus. The
+ *   *epoch* names one continuous history: it changes when the history is lost (a new or deleted
+ *   stream, a Redis that lost its data, a new memory bus). A reader that sees the epoch change calls
+ *   `onEpoch` before delivering the first event of the new epoch; `position()` then reports it.
  */
 export interface BusEvent {
   /** Account id (UUID text): subscribers of other accounts never see this event. */
@@ -24,7 +30,25 @@ export interface BusEvent {
   readonly facts: Uint8Array;
 }
 
-export type EventHandler = (event: BusEvent) => void;
+/** An event as a reader delivers it: with its position in the bus. */
+export interface DeliveredEvent extends BusEvent {
+  /** `<ms>-<seq>` (both decimal): the stream entry id. Compare with `compareIds`. */
+  readonly id: string;
+}
+
+export type EventHandler = (event: DeliveredEvent) => void;
+
+/** Where this reader stands, read synchronously (the upgrade handler needs it before the 101). */
+export interface BusPosition {
+  /** `^[A-Za-z0-9_-]{1,64}$`: the current epoch. */
+  readonly epoch: string;
+  /** The id of the last event handed to onEvent, or the bus's last id when the reader started
+   * (`0-0` for an empty bus): every event delivered from now on has a greater id. */
+  readonly lastId: string;
+}
+
+/** Whether a position can still be replayed from the bus itself (not from a worker's memory). */
+export type Retention = 'retained' | 'trimmed' | 'ahead';
 
 export interface BusStats {
   /** Events handed to onEvent since start. */
@@ -35,14 +59,33 @@ export interface BusStats {
   readonly malformed: number;
   /** Milliseconds between the newest entry's id time and now, at the last read (0 on memory). */
   readonly lagMs: number;
+  /** Times this reader saw the epoch change (history lost: stream deleted or recreated). */
+  readonly resets: number;
 }
 
 export interface Bus {
   readonly kind: 'memory' | 'redis';
   /** Append a batch; see the contract above. `timeoutMs` bounds the whole operation. */
   publish(batch: readonly BusEvent[], timeoutMs: number): Promise<void>;
-  /** Start reading; events appended after this resolves are delivered to `onEvent`. */
-  start(onEvent: EventHandler): Promise<void>;
+  /**
+   * Start reading; events appended after this resolves are delivered to `onEvent`. `onEpoch` is
+   * called (before any event of it) when the epoch changes while reading.
+   */
+  start(onEvent: EventHandler, onEpoch?: (epoch: string) => void): Promise<void>;
+  /** The current epoch and last delivered id; valid once `start` resolved. */
+  position(): BusPosition;
+  /**
+   * Events with `afterId < id <= uptoId`, in order, read from the bus itself (not delivered to
+   * onEvent): for a resume older than the worker's in-memory history. The memory bus keeps no
+   * history of its own and returns []. Rejects (BusUnavailableError) when the bus cannot answer.
+   */
+  range(afterId: string, uptoId: string, timeoutMs: number): Promise<DeliveredEvent[]>;
+  /**
+   * Whether every event after `id` (of the current epoch) is still held by the bus: `ahead` when
+   * `id` is past the bus's last id, `trimmed` when entries after it were removed (the memory bus:
+   * always, as it holds nothing). Rejects when the bus cannot answer.
+   */
+  retained(id: string, timeoutMs: number): Promise<Retention>;
   /** Resolves when the bus answers within `timeoutMs`; rejects with an Error naming what failed. */
   check(timeoutMs: number): Promise<void>;
   stats(): BusStats;
@@ -53,4 +96,18 @@ export interface Bus {
 /** The bus could not take a publish; nothing of the batch was or will be delivered. */
 export class BusUnavailableError extends Error {
   override readonly name = 'BusUnavailableError';
+}
+
+/** Stream ids `ms-seq` compared numerically (BigInt: seq may exceed 2^53 in principle). */
+export function compareIds(a: string, b: string): number {
+  const [am, as = '0'] = a.split('-');
+  const [bm, bs = '0'] = b.split('-');
+  const d = BigInt(am) - BigInt(bm) || BigInt(as) - BigInt(bs);
+  return d > 0n ? 1 : d < 0n ? -1 : 0;
+}
+
+/** The milliseconds part of an id. */
+export function idMs(id: string): number {
+  const dash = id.indexOf('-');
+  return Number(dash < 0 ? id : id.slice(0, dash));
 }

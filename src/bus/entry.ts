@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { UUID_RE } from '../events/ids.js';
 import { scanUtf8 } from '../events/utf8.js';
 import { encodeFacts, extractFacts } from '../filters/index.js';
-import type { BusEvent } from './bus.js';
+import type { DeliveredEvent } from './bus.js';
 
 /**
  * The stream entry format (README: "Writing to the stream directly").
@@ -40,7 +40,7 @@ const CLOSE_OBJ = 0x7d;
  * reason string when it is malformed. Hot path: one pass over the fields, no copy of `f` or `p`;
  * JSON is parsed only for an entry without `p`.
  */
-export function decodeEntry(fields: readonly Buffer[]): BusEvent | string {
+export function decodeEntry(id: string, fields: readonly Buffer[]): DeliveredEvent | string {
   let a: Buffer | undefined;
   let f: Buffer | undefined;
   let p: Buffer | undefined;
@@ -60,12 +60,12 @@ export function decodeEntry(fields: readonly Buffer[]): BusEvent | string {
   if (f.length < 2 || f[0] !== OPEN_OBJ || f[f.length - 1] !== CLOSE_OBJ) return 'field f is not a JSON object';
   // Native (simdutf) check per entry; the scan for the offset runs only on the error path.
   if (!isUtf8(f)) return `field f is not valid UTF-8 (bad byte sequence at byte offset ${scanUtf8(f)})`;
-  if (p !== undefined && p.length > 0) return { account, frame: f, facts: p };
-  return factsFromFrame(account, f);
+  if (p !== undefined && p.length > 0) return { id, account, frame: f, facts: p };
+  return factsFromFrame(id, account, f);
 }
 
 /** The slow path for producers that leave out `p`: parse the frame once and extract the facts. */
-function factsFromFrame(account: string, frame: Buffer): BusEvent | string {
+function factsFromFrame(id: string, account: string, frame: Buffer): DeliveredEvent | string {
   let parsed: unknown;
   try {
     parsed = JSON.parse(frame.toString('utf8'));
@@ -76,7 +76,7 @@ function factsFromFrame(account: string, frame: Buffer): BusEvent | string {
   if (typeof msg.event !== 'object' || msg.event === null || Array.isArray(msg.event)) return 'field f has no "event" object';
   if (typeof msg.handler_id !== 'string') return 'field f has no "handler_id" string';
   try {
-    return { account, frame, facts: encodeFacts(extractFacts(msg.event, msg.handler_id)) };
+    return { id, account, frame, facts: encodeFacts(extractFacts(msg.event, msg.handler_id)) };
   } catch (err) {
     return `facts: ${(err as Error).message}`;
   }

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
-import type { BusStats, EventHandler } from './bus.js';
+import { type BusPosition, type BusStats, compareIds, type EventHandler, idMs } from './bus.js';
 import { decodeEntry } from './entry.js';
 import { backoffMs, createRedis, redisReason, withTimeout } from './redis-client.js';
 
@@ -209,7 +209,7 @@ export class RedisReader {
     for (const [id, fields] of entries) {
       this.lastId = id.toString('latin1');
       this.seen++;
-      const ev = decodeEntry(fields);
+      const ev = decodeEntry(this.lastId, fields);
       if (typeof ev === 'string') {
         // Logged the first ten times and then every thousandth: a broken producer must not flood the log.
         if (++this.malformed <= 10 || this.malformed % 1000 === 0) {
@@ -235,7 +235,14 @@ export class RedisReader {
   }
 
   stats(): BusStats {
-    return { eventsIn: this.eventsIn, gaps: this.gaps, malformed: this.malformed, lagMs: this.lagMs };
+    return { eventsIn: this.eventsIn, gaps: this.gaps, malformed: this.malformed, lagMs: this.lagMs, resets: 0 };
+  }
+
+  // TODO(positions): the epoch is not yet kept in Redis (next step); until then one per reader.
+  private readonly epoch = 'redis';
+
+  position(): BusPosition {
+    return { epoch: this.epoch, lastId: this.lastId };
   }
 
   async close(): Promise<void> {
@@ -246,16 +253,4 @@ export class RedisReader {
     await this.loop;
     this.reader?.disconnect();
   }
-}
-function idMs(id: string): number {
-  const dash = id.indexOf('-');
-  return Number(dash < 0 ? id : id.slice(0, dash));
-}
-
-/** Stream ids `ms-seq` compared numerically (BigInt: seq may exceed 2^53 in principle). */
-export function compareIds(a: string, b: string): number {
-  const [am, as = '0'] = a.split('-');
-  const [bm, bs = '0'] = b.split('-');
-  const d = BigInt(am) - BigInt(bm) || BigInt(as) - BigInt(bs);
-  return d > 0n ? 1 : d < 0n ? -1 : 0;
 }

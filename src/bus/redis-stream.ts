@@ -1,6 +1,6 @@
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
-import type { Bus, BusEvent, BusStats, EventHandler } from './bus.js';
+import type { Bus, BusEvent, BusPosition, BusStats, DeliveredEvent, EventHandler, Retention } from './bus.js';
 import { RedisPublisher } from './redis-publisher.js';
 import { RedisReader, type RedisStreamBusOptions } from './redis-reader.js';
 
@@ -28,6 +28,19 @@ export class RedisStreamBus implements Bus {
 
   start(onEvent: EventHandler): Promise<void> {
     return this.reader.start(onEvent);
+  }
+
+  position(): BusPosition {
+    return this.reader.position();
+  }
+
+  // TODO(positions): XRANGE and XINFO-based answers land with the Redis epoch.
+  async range(_afterId: string, _uptoId: string, _timeoutMs: number): Promise<DeliveredEvent[]> {
+    return [];
+  }
+
+  async retained(_id: string, _timeoutMs: number): Promise<Retention> {
+    return 'trimmed';
   }
 
   check(timeoutMs: number): Promise<void> {
