@@ -2,8 +2,8 @@
  * The one table of LUNA errors (code, HTTP status, desc, when). Every error response of the
  * gateway is built from it; the README's error table and the OpenAPI document's list are generated
  * from it (scripts/gen-docs.ts), and test/unit/errors.test.ts fails when the README's table and
- * this one differ in either direction. Codes are LUNA PLATFORM 5 numbering; 12040, 29005 and 29006
- * are ours.
+ * this one differ in either direction. Codes are LUNA PLATFORM 5 numbering; 12040, 29005, 29006
+ * and 29010 are ours.
  */
 export const Errors = {
   Internal: { code: 1, status: 500, desc: 'Internal server error', when: 'anything unexpected; the detail never carries a stack' },
@@ -47,6 +47,14 @@ export const Errors = {
       'Also the body of a failing `/healthcheck`, with HTTP 502',
   },
   TooManyConnections: { code: 29006, status: 503, desc: 'Too many connections', when: 'an upgrade past `SENDER_MAX_CONNECTIONS` on this worker' },
+  CannotResume: {
+    code: 29010,
+    status: 410,
+    desc: 'Cannot resume',
+    when:
+      '`resume` names a position that can no longer be replayed in full; the detail says why: `epoch changed`, `position no longer ' +
+      'retained` or `position ahead of the stream`. Never a partial replay: subscribe again without `resume`',
+  },
 } as const satisfies Record<string, ErrorDef>;
 
 export interface ErrorDef {
@@ -68,6 +76,7 @@ export const STATUS_TEXT: Readonly<Record<number, string>> = {
   403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  410: 'Gone',
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
   426: 'Upgrade Required',
@@ -104,11 +113,18 @@ export interface CloseDef {
 }
 
 /**
- * WebSocket close codes the server sends. 1001 is RFC 6455; 4008 is ours (4000-4999 is
- * the application range).
+ * WebSocket close codes the server sends. 1001 is RFC 6455; 4008 and 4010 are ours (4000-4999
+ * is the application range).
  */
 export const CloseCodes = {
   GoingAway: { code: 1001, reason: 'going away', when: 'the gateway shuts down (SIGTERM/SIGINT): sent to every socket after the listener stops accepting' },
+  HistoryLost: {
+    code: 4010,
+    reason: 'history lost',
+    when:
+      'a resumed socket was still replaying when the bus lost its history (the epoch changed: stream deleted or recreated); ' +
+      'what it had not replayed is gone, so subscribe again without `resume`',
+  },
   SlowConsumer: {
     code: 4008,
     reason: 'slow consumer',

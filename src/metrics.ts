@@ -44,6 +44,11 @@ export class Metrics {
   malformedLunaMessages = 0;
   /** Stream entries the bus decoded whose facts (`p`) the registry could not decode. */
   malformedFacts = 0;
+  /** `resume=` upgrades answered 101, and refused with 410 (SPEC 9). */
+  resumesAccepted = 0;
+  resumesRefused = 0;
+  /** Frames sent by replay (resumed sockets catching up), not through topics. */
+  replayedFrames = 0;
   /** Close-code label -> sockets closed with it. The codes we send start at 0 so their series exist. */
   private readonly wsCloses = new Map<string, number>([...OWN_CLOSE_CODES].map((c) => [String(c), 0]));
   /** Publish latency histogram (seconds) buckets, cumulative at render time. */
@@ -74,6 +79,9 @@ export class Metrics {
     counter('luna_sender_connections_total', 'WebSocket connections opened.', this.connections);
     counter('luna_sender_connections_refused_total', 'Upgrades refused by the connection limit.', this.connectionsRefused);
     counter('luna_sender_events_in_total', 'Events read from the bus.', this.eventsIn);
+    counter('luna_sender_resumes_total', 'Subscriptions with resume= that were accepted (101).', this.resumesAccepted);
+    counter('luna_sender_resumes_refused_total', 'Subscriptions with resume= refused with 410 (29010).', this.resumesRefused);
+    counter('luna_sender_replayed_frames_total', 'Frames sent to resumed sockets while they caught up (not through topics).', this.replayedFrames);
     counter(
       'luna_sender_predicate_evaluations_total',
       'Compiled filter evaluations (one per non-empty distinct filter of the account per event).',

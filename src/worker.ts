@@ -1,8 +1,9 @@
-import { type Bus, type BusEvent, createBus } from './bus/index.js';
+import { type Bus, createBus, type DeliveredEvent } from './bus/index.js';
 import type { Config } from './config/index.js';
 import type { WorkerContext } from './context.js';
 import { CloseCodes } from './errors.js';
 import { Registry, startSlowConsumerSweep } from './fanout/index.js';
+import { History } from './history/index.js';
 import { docsRoutes } from './http/docs-routes.js';
 import { infoRoutes } from './http/info-routes.js';
 import { mountRoutes, type RouteTable } from './http/router.js';
@@ -13,7 +14,7 @@ import { Metrics } from './metrics.js';
 import { Plugins } from './plugins.js';
 import { listen, type UWS, uws } from './uws.js';
 import { API_PREFIXES } from './version.js';
-import { closeWith, mountWebSocket, type SocketSet } from './ws/index.js';
+import { closeWith, mountWebSocket, ReplayScheduler, type SocketSet } from './ws/index.js';
 
 export interface RunningWorker {
   readonly port: number;
@@ -55,6 +56,9 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
         luna_sender_subscriptions: { help: 'Subscriptions (one per open socket).', value: r.subscriptions },
         luna_sender_distinct_filters: { help: 'Distinct (account, filter) topics.', value: r.topics },
         luna_sender_compiled_predicates: { help: 'Compiled predicates shared by all accounts.', value: r.compiled },
+        luna_sender_resume_history_bytes: { help: 'Bytes of recent events held for resuming subscribers.', value: history.heldBytes },
+        luna_sender_resume_history_events: { help: 'Recent events held for resuming subscribers.', value: history.heldEvents },
+        luna_sender_replaying_sockets: { help: 'Resumed sockets still catching up.', value: replays.size },
         luna_sender_stream_lag_seconds: { help: 'Age of the newest stream entry at the last read (0 on the in-process bus).', value: b.lagMs / 1000 },
       };
     },
@@ -62,7 +66,10 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
 
   const wsPaths = API_PREFIXES.map((api) => `/${api}/ws`);
   const publishPaths = API_PREFIXES.map((api) => `/${api}/publish`);
-  mountWebSocket(app, wsPaths, context, registry, sockets);
+  // Positions and resume (SPEC 9): every delivered event enters the history first, then the fan-out.
+  const history = new History({ maxBytes: config.SENDER_RESUME_HISTORY_BYTES, windowMs: config.SENDER_RESUME_WINDOW * 1000 });
+  const replays = new ReplayScheduler();
+  mountWebSocket(app, wsPaths, context, registry, sockets, { history, replays });
   const table: RouteTable = new Map();
   infoRoutes(table, context);
   docsRoutes(table, context);
@@ -70,19 +77,31 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
   wsFallbackRoutes(table, wsPaths);
   mountRoutes(app, table, log);
 
+  const deliver = (ev: DeliveredEvent) => {
+    registry.deliver(history.append(ev), history.epoch);
+    replays.delivered();
+  };
   const onEvent = plugins.hasEventHooks
-    ? (ev: BusEvent) => {
+    ? (ev: DeliveredEvent) => {
         plugins.emitEvent(ev.account, ev.frame);
-        registry.deliver(ev);
+        deliver(ev);
       }
-    : (ev: BusEvent) => registry.deliver(ev);
-  await bus.start(onEvent);
+    : deliver;
+  // The bus lost its history: a replay still catching up can no longer be exact (live sockets go on).
+  const onEpoch = (epoch: string) => {
+    history.reset(epoch, '0-0');
+    for (const r of replays.all()) closeWith(r.ws, CloseCodes.HistoryLost);
+    log.warn({ epoch }, 'the bus history was lost (new epoch): resumes from before it are refused');
+  };
+  await bus.start(onEvent, onEpoch);
+  const start = bus.position();
+  history.reset(start.epoch, start.lastId);
   const bridge = await startLunaBridge(config, log, bus, metrics);
   const stopSweep = startSlowConsumerSweep({
     sockets,
     limit: config.SENDER_MAX_BACKPRESSURE,
     close: (ws) => closeWith(ws, CloseCodes.SlowConsumer),
-    delivered: () => metrics.topicPublishes,
+    delivered: () => metrics.topicPublishes + metrics.replayedFrames,
   });
 
   // Port sharing is for workers of one Redis stream; an in-process bus refuses to share (SPEC 11).

@@ -70,6 +70,19 @@ export const ConfigSchema = Type.Object(
       maximum: 480,
       description: 'Seconds of silence after which a socket is pinged; one that stays silent as long again is closed.',
     }),
+    SENDER_RESUME_WINDOW: Type.Integer({
+      default: 120,
+      minimum: 1,
+      maximum: 86400,
+      description:
+        'Seconds a position stays resumable (`resume=`, SPEC 9): within it a resume succeeds unless the stream cap trimmed the entries; an older position with events after it is refused (410, 29010).',
+    }),
+    SENDER_RESUME_HISTORY_BYTES: Type.Integer({
+      default: 64 * 1024 * 1024,
+      minimum: 0,
+      description:
+        'Bytes of recent events each worker keeps in memory for resuming subscribers (frames and facts, plus ~160 bytes per event), at most SENDER_RESUME_WINDOW seconds of them; shared by all resumers. A resume older than what is held reads the rest from the Redis stream once.',
+    }),
     SENDER_REDIS_TIMEOUT: Type.Number({
       default: 2,
       exclusiveMinimum: 0,

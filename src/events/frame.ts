@@ -30,3 +30,16 @@ export function buildFrame(source: Buffer, start: number, end: number, tail: Buf
   tail.copy(out, HEAD.length + (end - start));
   return out;
 }
+
+/**
+ * The frame of a `positions=1` subscriber (SPEC 9): the same bytes with one last key,
+ * `, "position": "<token>"` before the closing brace. Built once per event per worker, for live
+ * topics and replay alike, so a replayed frame is byte-identical to the live one.
+ */
+export function withPosition(frame: Uint8Array, token: string): Buffer {
+  const tail = Buffer.from(`, "position": ${JSON.stringify(token)}}`);
+  const out = Buffer.allocUnsafe(frame.byteLength - 1 + tail.length);
+  out.set(frame.subarray(0, frame.byteLength - 1), 0);
+  tail.copy(out, frame.byteLength - 1);
+  return out;
+}

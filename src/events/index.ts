@@ -2,7 +2,7 @@
 // bus events: ids, the span scanner, frame building and the one encoder, the LUNA message parser.
 
 export { type EventBatch, encodeBatch } from './encode.js';
-export { buildFrame, type FrameMeta, frameTail } from './frame.js';
+export { buildFrame, type FrameMeta, frameTail, withPosition } from './frame.js';
 export { checkRequestId, newRequestId, REQUEST_ID_RE, type RequestIdCheck, UUID_RE } from './ids.js';
 export { arrayElementSpans } from './json-spans.js';
 export { type LunaMessage, parseLunaMessage } from './luna-message.js';

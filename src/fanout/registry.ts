@@ -1,5 +1,5 @@
-import type { BusEvent } from '../bus/index.js';
 import { compileFilter, decodeFacts, type Facts, type Filter, filterTopic, type Predicate } from '../filters/index.js';
+import { type Entry, positionedFrame } from '../history/index.js';
 import type { Metrics } from '../metrics.js';
 
 /**
@@ -7,7 +7,8 @@ import type { Metrics } from '../metrics.js';
  * distinct (account, filter) pair is one uWS topic; every subscriber with that filter is
  * subscribed to it, so an event costs one predicate call per distinct filter of its account and
  * one `publish` per matching topic, and uWS copies the same bytes to every socket of the topic.
- * Compiled predicates are shared across accounts by filter key.
+ * Compiled predicates are shared across accounts by filter key. Subscribers with `positions=1`
+ * (SPEC 9) have their own topic per filter, fed the positioned frame, built once per event.
  */
 export interface Compiled {
   readonly predicate: Predicate;
@@ -19,6 +20,8 @@ export interface Compiled {
 interface TopicEntry {
   readonly key: string;
   readonly topic: string;
+  /** Frames carry `"position"` (positions=1). */
+  readonly positions: boolean;
   readonly compiled: Compiled;
   subscribers: number;
 }
@@ -60,14 +63,15 @@ export class Registry {
     return this.compiled.get(key) ?? { predicate: compileFilter(filter), matchesAll: Object.keys(filter).length === 0, refs: 0 };
   }
 
-  /** Open time: find or create the topic for `prepare`'s result; returns the uWS topic. */
-  subscribe(account: string, key: string, prepared: Compiled): string {
+  /** Open time (or when a resumed socket goes live): find or create the topic; returns it. */
+  subscribe(account: string, key: string, prepared: Compiled, positions = false): string {
     let acct = this.accounts.get(account);
     if (acct === undefined) {
       acct = { list: [], byKey: new Map(), needsFacts: false };
       this.accounts.set(account, acct);
     }
-    let entry = acct.byKey.get(key);
+    const topicKey = positions ? `${key}\u0000positions` : key;
+    let entry = acct.byKey.get(topicKey);
     if (entry === undefined) {
       let compiled = this.compiled.get(key);
       if (compiled === undefined) {
@@ -75,8 +79,8 @@ export class Registry {
         this.compiled.set(key, compiled);
       }
       compiled.refs++;
-      entry = { key, topic: filterTopic(account, key), compiled, subscribers: 0 };
-      acct.byKey.set(key, entry);
+      entry = { key, topic: filterTopic(account, topicKey), positions, compiled, subscribers: 0 };
+      acct.byKey.set(topicKey, entry);
       acct.list = [...acct.byKey.values()];
       acct.needsFacts = acct.list.some((e) => !e.compiled.matchesAll);
     }
@@ -85,12 +89,13 @@ export class Registry {
   }
 
   /** Frees the topic when its last subscriber leaves, and the account when its last topic goes. */
-  unsubscribe(account: string, key: string): void {
+  unsubscribe(account: string, key: string, positions = false): void {
+    const topicKey = positions ? `${key}\u0000positions` : key;
     const acct = this.accounts.get(account);
-    const entry = acct?.byKey.get(key);
+    const entry = acct?.byKey.get(topicKey);
     if (acct === undefined || entry === undefined) return;
     if (--entry.subscribers > 0) return;
-    acct.byKey.delete(key);
+    acct.byKey.delete(topicKey);
     if (--entry.compiled.refs === 0) this.compiled.delete(key);
     if (acct.byKey.size === 0) {
       this.accounts.delete(account);
@@ -110,7 +115,7 @@ export class Registry {
    * calls `close` from inside `end`). It is counted, not thrown, so that a breach shows in
    * /metrics instead of silently losing events.
    */
-  deliver(ev: BusEvent): void {
+  deliver(ev: Entry, epoch: string): void {
     this.metrics.eventsIn++;
     const acct = this.accounts.get(ev.account);
     if (acct === undefined) return;
@@ -134,7 +139,7 @@ export class Registry {
         evaluated++;
         if (!c.predicate(facts!)) continue;
       }
-      if (!this.publish(entry.topic, ev.frame)) unheard++;
+      if (!this.publish(entry.topic, entry.positions ? positionedFrame(ev, epoch) : ev.frame)) unheard++;
       published++;
     }
     this.metrics.predicateEvaluations += evaluated;

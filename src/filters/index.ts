@@ -16,4 +16,4 @@ export {
 } from './fields.js';
 export { interpretFilter } from './interpret.js';
 export { filterKey, filterTopic } from './key.js';
-export { type Filter, type ParseResult, paramValues, parseFilterQuery, type QueryLimits } from './params.js';
+export { type Filter, type ParseResult, paramValues, parseFilterQuery, type QueryLimits, SESSION_PARAMS, type SessionParam } from './params.js';

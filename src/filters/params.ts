@@ -15,10 +15,24 @@ export interface QueryLimits {
 }
 
 export type ParseResult =
-  | { readonly ok: true; readonly filter: Filter; readonly accountId: string | undefined }
+  | {
+      readonly ok: true;
+      readonly filter: Filter;
+      readonly accountId: string | undefined;
+      /** Decoded values of the session parameters given (not filters; their callers check them). */
+      readonly session: ReadonlyMap<SessionParam, string>;
+    }
   | { readonly ok: false; readonly param: string; readonly detail: string };
 
 const ACCOUNT_PARAM = 'luna_account_id';
+/**
+ * Query parameters that are not filters but belong to the subscription (the account, SPEC 3;
+ * positions and resume, SPEC 9): known names, so they are not "unknown", and checked like the
+ * others for repetition and emptiness; their values are the handshake's to check.
+ */
+export const SESSION_PARAMS = [ACCOUNT_PARAM, 'positions', 'resume'] as const;
+export type SessionParam = (typeof SESSION_PARAMS)[number];
+const SESSION: ReadonlySet<string> = new Set(SESSION_PARAMS);
 const INT_RE = /^-?[0-9]+$/;
 /** Plain decimals only: no exponent, no leading `+` or `.`, no Infinity/NaN. */
 const DECIMAL_RE = /^-?[0-9]+(\.[0-9]+)?$/;
@@ -194,7 +208,7 @@ export function paramValues(rawQuery: string, wanted: string): string[] {
 export function parseFilterQuery(rawQuery: string, limits: QueryLimits): ParseResult {
   // Map, not an object: `__proto__`, `constructor` are keys like any other.
   const seen = new Map<string, unknown>();
-  let accountId: string | undefined;
+  const session = new Map<SessionParam, string>();
   try {
     for (const segment of rawQuery.split('&')) {
       if (segment === '') continue;
@@ -204,7 +218,7 @@ export function parseFilterQuery(rawQuery: string, limits: QueryLimits): ParseRe
       const name = decode(rawName);
       if (name === undefined) throw bad(rawName, 'malformed percent-encoding in the name');
       const field = FIELD_BY_NAME.get(name);
-      if (field === undefined && name !== ACCOUNT_PARAM) {
+      if (field === undefined && !SESSION.has(name)) {
         throw new BadParam(name, `Unknown query parameter '${echo(name)}'`);
       }
       if (seen.has(name)) throw new BadParam(name, `Query parameter '${echo(name)}' is given more than once`);
@@ -213,7 +227,7 @@ export function parseFilterQuery(rawQuery: string, limits: QueryLimits): ParseRe
       if (value === '') throw new BadParam(name, `Query parameter '${echo(name)}' is empty`);
       if (field === undefined) {
         seen.set(name, value);
-        accountId = value;
+        session.set(name as SessionParam, value);
         continue;
       }
       const v = parseValue(field, value, limits);
@@ -237,5 +251,5 @@ export function parseFilterQuery(rawQuery: string, limits: QueryLimits): ParseRe
   }
   const filter: Record<string, unknown> = {};
   for (const f of FIELDS) if (seen.has(f.name)) filter[f.name] = seen.get(f.name);
-  return { ok: true, filter: filter as Filter, accountId };
+  return { ok: true, filter: filter as Filter, accountId: session.get(ACCOUNT_PARAM), session };
 }

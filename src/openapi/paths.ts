@@ -2,12 +2,18 @@ import { type ConfigKey, defaultOf } from '../config/schema.js';
 import { closeCodeTable } from '../doc-tables.js';
 import { AbnormalClosure, CloseCodes, Errors } from '../errors.js';
 import { FIELDS } from '../filters/fields.js';
+import { TOKEN_RE } from '../history/token.js';
 import { filterParameter, UUID_PATTERN } from './parameters.js';
 import { ACCOUNT_ERRORS, API_PREFIX_ERRORS, COMMON_ERRORS, errorResponses, ok } from './responses.js';
 import { type Json, ref } from './schema.js';
 
 /** A limit named by its key with the schema's default: the number is never written here. */
 const limit = (key: ConfigKey): string => `${key} (default ${defaultOf(key)})`;
+
+/** A response object with one more header beside those it documents already. */
+function withHeader(response: Json, name: string, header: Json): Json {
+  return { ...response, headers: { ...(response.headers as Json), [name]: header } };
+}
 
 /** The operations of SPEC section 2, one per resource (plus the page /docs/dev redirects to). */
 export function buildPaths(maxListItems: number): Json {
@@ -58,12 +64,37 @@ export function buildPaths(maxListItems: number): Json {
             description: 'The account, for clients that cannot set headers (browsers). Validated even when the header is present.',
             schema: { type: 'string', format: 'uuid', pattern: UUID_PATTERN },
           },
+          {
+            name: 'positions',
+            in: 'query',
+            required: false,
+            description:
+              'With `1`, every frame gains one last key after `Luna-Request-id`: `"position": "<token>"`, the event\'s position (SPEC 9). Without it frames are unchanged.',
+            schema: { type: 'string', enum: ['1'] },
+          },
+          {
+            name: 'resume',
+            in: 'query',
+            required: false,
+            description:
+              "A position token (from `Luna-Stream-Position` or a frame's `position`): first every event after it that this account and filter would have received, " +
+              `in stream order, then live ones, with no gap and no duplicate; implies positions=1. Checked after every other parameter. A position that cannot be replayed in full (epoch changed, older than ${limit('SENDER_RESUME_WINDOW')} seconds or trimmed, ahead of the stream) is refused with 410.`,
+            schema: { type: 'string', pattern: TOKEN_RE.source },
+          },
           ...FIELDS.map((f) => filterParameter(f, maxListItems)),
         ],
         responses: {
-          '101': ok(
-            'Switching Protocols. Then one WebSocket text frame per matching event, each an EventMessage; the event is delivered byte-for-byte as published.',
-            json(ref('EventMessage')),
+          '101': withHeader(
+            ok(
+              'Switching Protocols. Then one WebSocket text frame per matching event, each an EventMessage; the event is delivered byte-for-byte as published.',
+              json(ref('EventMessage')),
+            ),
+            'Luna-Stream-Position',
+            {
+              description:
+                'The position this subscription starts after (`<epoch>:<id>`): every matching event after it is delivered and none at or before it; for a resumed subscription, the resume position.',
+              schema: { type: 'string', pattern: TOKEN_RE.source },
+            },
           ),
           ...errorResponses([
             ...COMMON_ERRORS,
@@ -75,6 +106,8 @@ export function buildPaths(maxListItems: number): Json {
             ...API_PREFIX_ERRORS,
             [Errors.UpgradeRequired, 'a plain GET without a WebSocket upgrade (detail: websocket upgrade required)'],
             [Errors.TooManyConnections, `this worker holds ${limit('SENDER_MAX_CONNECTIONS')} connections`],
+            [Errors.CannotResume, '`resume` cannot be replayed in full: epoch changed, position no longer retained, or position ahead of the stream'],
+            [Errors.Unavailable, '`resume` needed the bus (a position older than this worker holds, or ahead of it) and the bus did not answer'],
           ]),
         },
       },

@@ -1,6 +1,7 @@
 import { Errors, LunaError } from '../errors.js';
 import { checkRequestId, UUID_RE } from '../events/index.js';
 import { type Filter, filterKey, paramValues, parseFilterQuery } from '../filters/index.js';
+import { type Position, parseToken } from '../history/index.js';
 
 /** What the upgrade handler copied out of uWS's HttpRequest. */
 export interface HandshakeInput {
@@ -14,6 +15,10 @@ export interface Handshake {
   readonly requestId: string;
   readonly filter: Filter;
   readonly filterKey: string;
+  /** `positions=1`, or implied by `resume` (SPEC 9). */
+  readonly positions: boolean;
+  /** `resume=<token>`: the position to replay after; checked against the bus by the upgrade. */
+  readonly resume: Position | undefined;
 }
 
 export interface HandshakeLimits {
@@ -53,5 +58,25 @@ export function validateHandshake(input: HandshakeInput, limits: HandshakeLimits
   }
   const parsed = parseFilterQuery(input.query, { maxListItems: limits.maxListItems });
   if (!parsed.ok) return new LunaError(Errors.BadQueryOrHeader, parsed.detail);
-  return { account: accountRaw.toLowerCase(), requestId, filter: parsed.filter, filterKey: filterKey(parsed.filter) };
+  const positions = parsed.session.get('positions');
+  if (positions !== undefined && positions !== '1') {
+    return new LunaError(Errors.BadQueryOrHeader, "Bad query parameter 'positions': expected 1");
+  }
+  // Checked after every other parameter (SPEC 9): a bad filter beside it is the error reported.
+  const token = parsed.session.get('resume');
+  const resume = token === undefined ? undefined : parseToken(token);
+  if (token !== undefined && resume === undefined) {
+    return new LunaError(
+      Errors.BadQueryOrHeader,
+      "Bad query parameter 'resume': expected a position token '<epoch>:<ms>-<seq>' from Luna-Stream-Position or a frame's \"position\"",
+    );
+  }
+  return {
+    account: accountRaw.toLowerCase(),
+    requestId,
+    filter: parsed.filter,
+    filterKey: filterKey(parsed.filter),
+    positions: positions === '1' || resume !== undefined,
+    resume,
+  };
 }

@@ -1,7 +1,9 @@
 import type { WorkerContext } from '../context.js';
 import type { Registry } from '../fanout/index.js';
+import type { History } from '../history/index.js';
 import type { UWS } from '../uws.js';
 import type { SocketSet } from './close.js';
+import type { ReplayScheduler } from './replay.js';
 import { socketHandlers } from './socket-handlers.js';
 import type { Subscriber } from './subscriber.js';
 import { upgradeHandler } from './upgrade.js';
@@ -9,6 +11,7 @@ import { upgradeHandler } from './upgrade.js';
 // ws/: GET /{api}/ws: the upgrade (validate and compile before the 101) and the socket handlers.
 export { closeWith, type SocketSet } from './close.js';
 export { type Handshake, type HandshakeInput, type HandshakeLimits, validateHandshake } from './handshake.js';
+export { ReplayScheduler } from './replay.js';
 export type { Subscriber } from './subscriber.js';
 
 /** uWS's idle timeout is the silence after which it pings (sendPingsAutomatically) and, if the
@@ -21,8 +24,22 @@ function idleTimeout(pingInterval: number): number {
 const HARD_BACKLOG_MARGIN = 64 * 1024 * 1024;
 
 /** Mounts `GET /{api}/ws` on every path; `sockets` is kept equal to the set of open sockets. */
-export function mountWebSocket(app: UWS.TemplatedApp, paths: readonly string[], ctx: WorkerContext, registry: Registry, sockets: SocketSet): void {
-  const { config } = ctx;
+/** What resumed subscriptions need (SPEC 9): the worker's history and its replay scheduler. */
+export interface Resumption {
+  readonly history: History;
+  readonly replays: ReplayScheduler;
+}
+
+export function mountWebSocket(
+  app: UWS.TemplatedApp,
+  paths: readonly string[],
+  ctx: WorkerContext,
+  registry: Registry,
+  sockets: SocketSet,
+  { history, replays }: Resumption,
+): void {
+  const { config, bus } = ctx;
+  const rc = { history, bus, windowMs: config.SENDER_RESUME_WINDOW * 1000, timeoutMs: config.SENDER_REDIS_TIMEOUT * 1000 };
   const behavior: UWS.WebSocketBehavior<Subscriber> = {
     // maxPayloadLength bounds what uWS buffers for one socket's incoming message, fragments included,
     // so it is our cap itself. Checked with uWS 20.30 and a raw client (limits.test.ts): a single
@@ -43,8 +60,8 @@ export function mountWebSocket(app: UWS.TemplatedApp, paths: readonly string[], 
     maxBackpressure: config.SENDER_MAX_BACKPRESSURE + HARD_BACKLOG_MARGIN,
     closeOnBackpressureLimit: 1,
     compression: 0,
-    upgrade: upgradeHandler(ctx, registry, sockets),
-    ...socketHandlers(ctx, registry, sockets),
+    upgrade: upgradeHandler(ctx, registry, sockets, rc),
+    ...socketHandlers(ctx, registry, sockets, replays, history),
   };
   for (const path of paths) app.ws(path, behavior);
 }

@@ -1,11 +1,14 @@
+import { BusUnavailableError } from '../bus/index.js';
 import type { WorkerContext } from '../context.js';
 import { Errors, LunaError, statusLine } from '../errors.js';
 import { checkRequestId } from '../events/index.js';
 import type { Compiled, Registry } from '../fanout/index.js';
+import { type Entry, formatToken } from '../history/index.js';
 import { readHeaders } from '../http/headers.js';
 import type { UWS } from '../uws.js';
 import type { SocketSet } from './close.js';
 import { validateHandshake } from './handshake.js';
+import { checkResume, type ResumeCheck, type ResumeContext } from './resume.js';
 import type { Subscriber } from './subscriber.js';
 
 /**
@@ -13,7 +16,12 @@ import type { Subscriber } from './subscriber.js';
  * validated (SPEC order), the connection limit checked and the filter compiled here; any failure
  * is an ordinary HTTP error response. Only a subscription that can work gets a socket.
  */
-export function upgradeHandler(ctx: WorkerContext, registry: Registry, sockets: SocketSet): NonNullable<UWS.WebSocketBehavior<Subscriber>['upgrade']> {
+export function upgradeHandler(
+  ctx: WorkerContext,
+  registry: Registry,
+  sockets: SocketSet,
+  rc: ResumeContext,
+): NonNullable<UWS.WebSocketBehavior<Subscriber>['upgrade']> {
   const { config, log, metrics } = ctx;
   const limits = { maxQueryBytes: config.SENDER_MAX_QUERY_BYTES, maxListItems: config.SENDER_MAX_LIST_ITEMS };
 
@@ -59,22 +67,59 @@ export function upgradeHandler(ctx: WorkerContext, registry: Registry, sockets: 
       log.error({ request_id: result.requestId, filter: result.filterKey, err }, 'filter could not be compiled');
       return refuse(new LunaError(Errors.Internal, 'The filter could not be compiled'), result.requestId);
     }
-    const sub: Subscriber = {
-      account: result.account,
-      requestId: result.requestId,
-      filter: result.filter,
-      filterKey: result.filterKey,
-      compiled,
-      openedAt: started,
-      topic: '',
-      closed: false,
+    const accept = (pre: Entry[]) => {
+      const sub: Subscriber = {
+        account: result.account,
+        requestId: result.requestId,
+        filter: result.filter,
+        filterKey: result.filterKey,
+        compiled,
+        positions: result.positions,
+        resume: result.resume,
+        pre,
+        openedAt: started,
+        topic: '',
+        replay: undefined,
+        closed: false,
+      };
+      // SPEC 9: everything after this position is delivered and nothing at or before it. Read in
+      // the same synchronous step as `open` (called from inside res.upgrade) joins the topic.
+      const h = rc.history;
+      const position = result.resume !== undefined ? formatToken(result.resume.epoch, result.resume.id) : formatToken(h.epoch, h.lastId);
+      res.cork(() => {
+        // The status must be written before any header, or uWS answers 200 and the upgrade fails.
+        res.writeStatus('101 Switching Protocols').writeHeader('Luna-Request-Id', result.requestId).writeHeader('Luna-Stream-Position', position);
+        // No subprotocol is selected: the gateway speaks none, and echoing the client's offer would
+        // claim one it does not (RFC 6455 4.2.2). '' makes uWS write no Sec-WebSocket-Protocol.
+        res.upgrade(sub, secKey, '', secExtensions, context);
+      });
     };
-    res.cork(() => {
-      // The status must be written before any header, or uWS answers 200 and the upgrade fails.
-      res.writeStatus('101 Switching Protocols').writeHeader('Luna-Request-Id', result.requestId);
-      // No subprotocol is selected: the gateway speaks none, and echoing the client's offer would
-      // claim one it does not (RFC 6455 4.2.2). '' makes uWS write no Sec-WebSocket-Protocol.
-      res.upgrade(sub, secKey, '', secExtensions, context);
+    if (result.resume === undefined) return accept([]);
+
+    // resume: decided before the 101; usually at once, from this worker's history.
+    const decided = (check: ResumeCheck) => {
+      if (check.ok) {
+        metrics.resumesAccepted++;
+        return accept(check.pre);
+      }
+      metrics.resumesRefused++;
+      refuse(check.error, result.requestId);
+    };
+    const check = checkResume(result.resume, rc);
+    if (!(check instanceof Promise)) return decided(check);
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
     });
+    check.then(
+      (c) => {
+        if (!aborted) decided(c);
+      },
+      (err: unknown) => {
+        if (aborted) return;
+        const reason = err instanceof BusUnavailableError ? err.message : 'bus error';
+        refuse(new LunaError(Errors.Unavailable, `Cannot check the resume position now: ${reason}`), result.requestId);
+      },
+    );
   };
 }

@@ -9,12 +9,18 @@ export interface Client {
   waitFor(n: number, timeoutMs?: number): Promise<string[]>;
   closed: Promise<{ code: number; reason: string }>;
   close(): void;
+  /** Headers of the 101 answer (lower-case names). */
+  headers: Record<string, string | string[] | undefined>;
 }
 
 /** A real WebSocket client; resolves once the 101 arrived, rejects with the HTTP answer otherwise. */
 export function connect(url: string, headers: Record<string, string> = {}): Promise<Client> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { headers });
+    let upgradeHeaders: Client['headers'] = {};
+    ws.on('upgrade', (res) => {
+      upgradeHeaders = res.headers;
+    });
     const messages: string[] = [];
     const waiters: Array<() => void> = [];
     ws.on('message', (data) => {
@@ -32,6 +38,7 @@ export function connect(url: string, headers: Record<string, string> = {}): Prom
       resolve({
         ws,
         messages,
+        headers: upgradeHeaders,
         closed,
         close: () => ws.close(),
         waitFor(n, timeoutMs = 10000) {

@@ -24,7 +24,7 @@ const U2 = '7c9e6679-7425-40de-944b-e07fc1f90ae7';
 
 test('empty query gives the empty filter', () => {
   const r = parseFilterQuery('', LIMITS);
-  assert.deepEqual(r, { ok: true, filter: {}, accountId: undefined });
+  assert.deepEqual(r, { ok: true, filter: {}, accountId: undefined, session: new Map() });
 });
 
 test('every parameter of the vocabulary parses in a valid form (its example), alone and all together', () => {
@@ -87,7 +87,7 @@ test('empty segments are ignored', () => {
 
 test('luna_account_id is returned decoded, not validated; duplicate or empty is an error', () => {
   const r = parseFilterQuery('gender=1&luna_account_id=ABC%2D1', LIMITS);
-  assert.deepEqual(r, { ok: true, filter: { gender: 1 }, accountId: 'ABC-1' });
+  assert.deepEqual(r, { ok: true, filter: { gender: 1 }, accountId: 'ABC-1', session: new Map([['luna_account_id', 'ABC-1']]) });
   err('luna_account_id=a&luna_account_id=a', 'luna_account_id', /more than once/);
   err('luna_account_id=', 'luna_account_id', /is empty/);
   err('luna_account_id', 'luna_account_id', /is empty/);

@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { defaultOf } from '../../src/config/schema.js';
 import { CLOSE_CODE_TABLE, Errors } from '../../src/errors.js';
 import { FIELDS } from '../../src/filters/fields.js';
+import { SESSION_PARAMS } from '../../src/filters/params.js';
 import { ErrorSchema, HealthSchema, PluginsSchema, publishBodySchema, VersionSchema } from '../../src/http/schemas.js';
 import { buildOpenApi, renderSpec } from '../../src/openapi/index.js';
 
@@ -149,13 +150,13 @@ test('every code of the errors table appears: in a response, or (wrong method) i
   }
 });
 
-test('/ws documents every filter of SPEC section 4, the account headers and query parameter', () => {
+test('/ws documents every filter of SPEC section 4, the session parameters (account, positions, resume) and headers', () => {
   const params = doc.paths['/{api}/ws'].get.parameters.map(deref) as Json[];
   const query = params.filter((p) => p.in === 'query').map((p) => p.name);
-  assert.deepEqual([...query].sort(), [...FILTERS, 'luna_account_id'].sort());
+  assert.deepEqual([...query].sort(), [...FILTERS, ...SESSION_PARAMS].sort());
   // Generated from the vocabulary the parser uses, in its order.
   assert.deepEqual(
-    query.filter((n) => n !== 'luna_account_id'),
+    query.filter((n) => !(SESSION_PARAMS as readonly string[]).includes(n)),
     FIELDS.map((f) => f.name),
   );
   const headers = params.filter((p) => p.in === 'header').map((p) => p.name);

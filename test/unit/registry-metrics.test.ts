@@ -22,10 +22,10 @@ test("the registry counts uWS publish's false (no socket on the topic) and bad f
   subscribe(registry, 'gender=1');
   const frame = new TextEncoder().encode('{}');
   const facts = encodeFacts(extractFacts({ face_attributes: { basic_attributes: { gender: 1 } } }, 'h'));
-  registry.deliver({ account: ACCOUNT, frame, facts });
+  registry.deliver({ seq: 0, id: '1-0', ms: 1, idSeq: 0, account: ACCOUNT, frame, facts }, 'e');
   assert.equal(metrics.topicPublishes, 2);
   assert.equal(metrics.topicPublishesNoSubscriber, 1);
-  registry.deliver({ account: ACCOUNT, frame, facts: Uint8Array.of(0xc1) });
+  registry.deliver({ seq: 1, id: '1-1', ms: 1, idSeq: 1, account: ACCOUNT, frame, facts: Uint8Array.of(0xc1) }, 'e');
   assert.equal(metrics.malformedFacts, 1);
   assert.equal(metrics.malformedLunaMessages, 0);
   assert.equal(metrics.eventsIn, 2);
