@@ -1,4 +1,4 @@
-import { type Bus, createBus, type DeliveredEvent } from './bus/index.js';
+import { type Bus, compareIds, createBus, type DeliveredEvent } from './bus/index.js';
 import type { Config } from './config/index.js';
 import type { WorkerContext } from './context.js';
 import { CloseCodes } from './errors.js';
@@ -27,6 +27,26 @@ export interface WorkerOptions {
   /** Use this bus instead of the configured one (tests, benchmarks). */
   bus?: Bus;
   log?: Logger;
+}
+
+/**
+ * Fills the history with the last SENDER_RESUME_WINDOW seconds of the bus before the worker
+ * listens, so that the resumes of a restart (a reload, a crash) replay from memory instead of one
+ * stream read per subscriber. Best effort: on failure the worker serves older positions from the
+ * bus per resume (ws/resume.ts). Events delivered meanwhile are already in the history, after these.
+ */
+async function preloadHistory(bus: Bus, history: History, config: Config, log: Logger): Promise<void> {
+  const afterId = `${Math.max(0, Date.now() - config.SENDER_RESUME_WINDOW * 1000)}-0`;
+  const upto = history.floorId;
+  if (compareIds(afterId, upto) >= 0) return;
+  try {
+    const events = await bus.range(afterId, upto, config.SENDER_REDIS_TIMEOUT * 1000);
+    if (history.epoch !== bus.position().epoch) return;
+    history.prepend(events, afterId);
+    if (events.length > 0) log.info({ events: events.length, held: history.heldEvents }, 'resume history preloaded from the bus');
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'resume history not preloaded; older positions are read from the bus per resume');
+  }
 }
 
 /** One uWS app and one bus reader: the unit that the supervisor forks N times. */
@@ -96,6 +116,7 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
   await bus.start(onEvent, onEpoch);
   const start = bus.position();
   history.reset(start.epoch, start.lastId);
+  await preloadHistory(bus, history, config, log);
   const bridge = await startLunaBridge(config, log, bus, metrics);
   const stopSweep = startSlowConsumerSweep({
     sockets,

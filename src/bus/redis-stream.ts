@@ -1,6 +1,15 @@
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
-import type { Bus, BusEvent, BusPosition, BusStats, DeliveredEvent, EventHandler, Retention } from './bus.js';
+import {
+  type Bus,
+  type BusEvent,
+  type BusPosition,
+  type BusStats,
+  BusUnavailableError,
+  type DeliveredEvent,
+  type EventHandler,
+  type Retention,
+} from './bus.js';
 import { RedisPublisher } from './redis-publisher.js';
 import { RedisReader, type RedisStreamBusOptions } from './redis-reader.js';
 
@@ -36,7 +45,7 @@ export class RedisStreamBus implements Bus {
 
   // TODO(positions): XRANGE and XINFO-based answers land with the Redis epoch.
   async range(_afterId: string, _uptoId: string, _timeoutMs: number): Promise<DeliveredEvent[]> {
-    return [];
+    throw new BusUnavailableError('redis: range not available yet');
   }
 
   async retained(_id: string, _timeoutMs: number): Promise<Retention> {

@@ -65,6 +65,33 @@ export class History {
     this.setFloor(lastId);
   }
 
+  /**
+   * At start-up, before any replay exists: `events` are every event with `afterId < id <= floorId`,
+   * read from the bus itself, so that a restarted worker (e.g. after `pm2 reload`) serves resumes
+   * from its first second. They take the seqs below the current first one; when the byte bound
+   * cannot hold them all, the newest are kept and the floor says where they begin.
+   */
+  prepend(events: readonly DeliveredEvent[], afterId: string): void {
+    const held = this.entries.slice(this.head);
+    let seq = held.length > 0 ? held[0].seq : this.nextSeq;
+    const older: Entry[] = [];
+    let floor = afterId;
+    for (let i = events.length - 1; i >= 0; i--) {
+      const ev = events[i];
+      const size = ev.frame.byteLength + ev.facts.byteLength + ENTRY_OVERHEAD;
+      if (this.bytes + size > this.options.maxBytes) {
+        floor = ev.id;
+        break;
+      }
+      const [ms, idSeq] = splitId(ev.id);
+      older.push({ seq: --seq, id: ev.id, ms, idSeq, account: ev.account, frame: ev.frame, facts: ev.facts });
+      this.bytes += size;
+    }
+    this.entries = [...older.reverse(), ...held];
+    this.head = 0;
+    this.setFloor(floor);
+  }
+
   /** Hot path: one object per delivered event; drops what the bounds no longer allow. */
   append(ev: DeliveredEvent): Entry {
     const [ms, idSeq] = splitId(ev.id);
