@@ -4,21 +4,31 @@ import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
 import { type BusEvent, BusUnavailableError } from './bus.js';
 import { createRedis, redisReason, withTimeout } from './redis-client.js';
+import { epochKey, newEpoch } from './redis-epoch.js';
 
 /**
  * Appends a batch atomically, unless the server's clock is past the deadline (ARGV[1], ms since
  * the epoch in server time): a command that reaches Redis late (it sat in a socket buffer while
  * the server hung, or was re-sent) appends nothing. The check and the XADDs run in one script, so
- * nothing interleaves. All-or-nothing: the first XADD passes Redis's OOM gate for the whole script
+ * nothing interleaves. All-or-nothing: the first write passes Redis's OOM gate for the whole script
  * (later writes of a script are not refused), and XADD with `*` cannot fail otherwise once the
  * first one succeeded. Returns the new ids, or -1 past the deadline.
+ *
+ * Epoch (redis-epoch.ts): KEYS[2] holds it; when it is missing or the stream (KEYS[1]) does not
+ * exist, the history is lost and ARGV[3], a fresh random epoch, replaces it. Every entry carries
+ * the epoch in `e`, so readers see the change at the first entry of the new history.
  */
 const PUBLISH_LUA = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if now >= tonumber(ARGV[1]) then return -1 end
+local epoch = redis.call('GET', KEYS[2])
+if not epoch or redis.call('EXISTS', KEYS[1]) == 0 then
+  epoch = ARGV[3]
+  redis.call('SET', KEYS[2], epoch)
+end
 local ids = {}
-for i = 3, #ARGV, 3 do
-  ids[#ids + 1] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'a', ARGV[i], 'f', ARGV[i + 1], 'p', ARGV[i + 2])
+for i = 4, #ARGV, 3 do
+  ids[#ids + 1] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'a', ARGV[i], 'f', ARGV[i + 1], 'p', ARGV[i + 2], 'e', epoch)
 end
 return ids`;
 const PUBLISH_SHA = createHash('sha1').update(PUBLISH_LUA).digest('hex');
@@ -30,6 +40,7 @@ const PUBLISH_SHA = createHash('sha1').update(PUBLISH_LUA).digest('hex');
  */
 export class RedisPublisher {
   private readonly key: string;
+  private readonly epochKey: string;
   private readonly maxlen: string;
   private readonly redisTimeoutMs: number;
   private pub: Redis;
@@ -47,6 +58,7 @@ export class RedisPublisher {
     private readonly log: Logger,
   ) {
     this.key = config.SENDER_STREAM_KEY;
+    this.epochKey = epochKey(config.SENDER_STREAM_KEY);
     this.maxlen = String(config.SENDER_STREAM_MAXLEN);
     this.redisTimeoutMs = config.SENDER_REDIS_TIMEOUT * 1000;
     this.pub = this.newPublisher();
@@ -122,7 +134,7 @@ export class RedisPublisher {
     // batch appended just in time is, as a rule, also acknowledged in time.
     const replyMargin = Math.min(250, timeoutMs / 4);
     const deadline = Math.floor(started + timeoutMs - replyMargin + this.clockOffset - this.clockUncertainty);
-    const args: (string | Buffer)[] = [String(deadline), this.maxlen];
+    const args: (string | Buffer)[] = [String(deadline), this.maxlen, newEpoch()];
     for (const ev of batch) args.push(ev.account, asBuffer(ev.frame), asBuffer(ev.facts));
     const pub = this.pub;
     const timedOut = () => new BusUnavailableError(`redis: timeout after ${timeoutMs}ms`);
@@ -145,10 +157,10 @@ export class RedisPublisher {
     // out of order with the publishes behind it (the LUNA bridge relies on the order of calls).
     await this.prepared.get(pub);
     try {
-      return await pub.evalsha(PUBLISH_SHA, 1, this.key, ...args);
+      return await pub.evalsha(PUBLISH_SHA, 2, this.key, this.epochKey, ...args);
     } catch (err) {
       if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
-      return await pub.eval(PUBLISH_LUA, 1, this.key, ...args);
+      return await pub.eval(PUBLISH_LUA, 2, this.key, this.epochKey, ...args);
     }
   }
 

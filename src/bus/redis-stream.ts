@@ -26,8 +26,8 @@ export class RedisStreamBus implements Bus {
     return this.publisher.publish(batch, timeoutMs);
   }
 
-  start(onEvent: EventHandler): Promise<void> {
-    return this.reader.start(onEvent);
+  start(onEvent: EventHandler, onEpoch?: (epoch: string) => void): Promise<void> {
+    return this.reader.start(onEvent, onEpoch);
   }
 
   position(): BusPosition {
