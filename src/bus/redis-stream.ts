@@ -1,6 +1,6 @@
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
-import type { Bus, BusEvent, BusPosition, BusStats, DeliveredEvent, EventHandler, Retention } from './bus.js';
+import type { Bus, BusEvent, BusPosition, BusStats, DeliveredEvent, EventHandler, PublishOptions, Retention } from './bus.js';
 import { RedisHistory } from './redis-history.js';
 import { RedisPublisher } from './redis-publisher.js';
 import { RedisReader, type RedisStreamBusOptions } from './redis-reader.js';
@@ -25,8 +25,8 @@ export class RedisStreamBus implements Bus {
     this.history = new RedisHistory(config);
   }
 
-  publish(batch: readonly BusEvent[], timeoutMs: number): Promise<void> {
-    return this.publisher.publish(batch, timeoutMs);
+  publish(batch: readonly BusEvent[], timeoutMs: number, options?: PublishOptions): Promise<void> {
+    return this.publisher.publish(batch, timeoutMs, options);
   }
 
   start(onEvent: EventHandler, onEpoch?: (epoch: string) => void): Promise<void> {

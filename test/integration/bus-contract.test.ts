@@ -326,6 +326,22 @@ function runContract(name: string, makeBus: () => Promise<Made>): void {
       }
     });
 
+    test('a repeat of an idempotency key appends nothing; another key appends', async () => {
+      const { bus, cleanup } = await makeBus();
+      try {
+        const c = collector();
+        await bus.start(c.onEvent);
+        await bus.publish([event('k1-0'), event('k1-1')], 2000, { idempotencyKey: 'acct:k1' });
+        await bus.publish([event('k1-0'), event('k1-1')], 2000, { idempotencyKey: 'acct:k1' });
+        await bus.publish([event('k2')], 2000, { idempotencyKey: 'acct:k2' });
+        await bus.publish([event('sentinel')], 2000);
+        await waitFor(() => c.labels().includes('sentinel'), 'the sentinel');
+        assert.deepEqual(c.labels(), ['k1-0', 'k1-1', 'k2', 'sentinel']);
+      } finally {
+        await cleanup();
+      }
+    });
+
     test('check() resolves on a working bus', async () => {
       const { bus, cleanup } = await makeBus();
       try {
