@@ -4,7 +4,7 @@ import { CloseCodes } from './errors.js';
 /** What the scrape reads from the worker's owners: gauges, and the bus's own (monotonic) counts. */
 export interface Scrape {
   readonly gauges: Record<string, { help: string; value: number }>;
-  readonly bus: Pick<BusStats, 'gaps' | 'malformed'>;
+  readonly bus: Pick<BusStats, 'gaps' | 'malformed' | 'resets'>;
 }
 
 /**
@@ -116,6 +116,11 @@ export class Metrics {
       bus.malformed + this.malformedFacts,
     );
     counter('luna_sender_stream_gap_entries_total', 'Stream entries trimmed away before this worker read them.', bus.gaps);
+    counter(
+      'luna_sender_stream_resets_total',
+      'Times this worker saw the stream epoch change (the stream was deleted or recreated, or Redis came back empty) and started over on the new history.',
+      bus.resets,
+    );
     const closes = 'luna_sender_ws_closes_total';
     lines.push(
       `# HELP ${closes} WebSocket closes by close code (1005: no code given; 1006: cut off without a close frame; other: codes outside 1000-1015 and ours).`,

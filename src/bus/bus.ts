@@ -11,6 +11,11 @@
  * - At-least-once into the stream, exactly-once to each reader while it runs: a reader that loses
  *   its connection resumes from the last id it handled, so it neither skips nor repeats an entry
  *   that is still in the stream. Entries trimmed away before a reader got them are a counted gap.
+ * - Idempotency: a publish with `options.idempotencyKey` that repeats the key of an earlier
+ *   publish taken within the bus's idempotency TTL (SENDER_IDEMPOTENCY_TTL) appends nothing and
+ *   resolves as the first did. The key is recorded atomically with the append (a publish that
+ *   rejected with BusUnavailableError recorded no key, so its retry appends); keys are opaque to the
+ *   bus, so the caller scopes them (the publish route prefixes the account).
  * - Delivery happens on the event loop, one `onEvent` call per event; `onEvent` must not throw
  *   (the hot path treats errors as values) and must not keep `frame` beyond the call unless it
  *   copies it.
@@ -63,10 +68,15 @@ export interface BusStats {
   readonly resets: number;
 }
 
+export interface PublishOptions {
+  /** A repeat of this key within the idempotency TTL appends nothing (contract above). */
+  readonly idempotencyKey?: string;
+}
+
 export interface Bus {
   readonly kind: 'memory' | 'redis';
   /** Append a batch; see the contract above. `timeoutMs` bounds the whole operation. */
-  publish(batch: readonly BusEvent[], timeoutMs: number): Promise<void>;
+  publish(batch: readonly BusEvent[], timeoutMs: number, options?: PublishOptions): Promise<void>;
   /**
    * Start reading; events appended after this resolves are delivered to `onEvent`. `onEpoch` is
    * called (before any event of it) when the epoch changes while reading.

@@ -17,6 +17,10 @@ import type { DeliveredEvent } from './bus.js';
  *         `{"event": {...}, "handler_id": "...", "event-create-time": "...", "event-end-time": "...", "Luna-Request-id": "..."}` |
  * | `p` | optional: the event's filter facts, msgpack (src/filters/facts.ts). Without it the worker
  *         parses `f` once per entry to compute them, which is what a third-party producer should rely on |
+ * | `e` | optional: the epoch (SPEC section 9) the entry was written in, the value of the key
+ *         `<SENDER_STREAM_KEY>:epoch` (redis-epoch.ts); the gateway's publisher always writes it. An
+ *         entry naming a new epoch makes readers change epoch before delivering it; an entry without
+ *         `e` belongs to the current epoch, which is what a third-party producer should rely on |
  *
  * Other fields are ignored (room for later additions). The order of entries is the delivery order.
  *
@@ -32,6 +36,7 @@ import type { DeliveredEvent } from './bus.js';
 const A = 0x61; // a
 const F = 0x66; // f
 const P = 0x70; // p
+const E = 0x65; // e
 const OPEN_OBJ = 0x7b;
 const CLOSE_OBJ = 0x7d;
 
@@ -62,6 +67,15 @@ export function decodeEntry(id: string, fields: readonly Buffer[]): DeliveredEve
   if (!isUtf8(f)) return `field f is not valid UTF-8 (bad byte sequence at byte offset ${scanUtf8(f)})`;
   if (p !== undefined && p.length > 0) return { id, account, frame: f, facts: p };
   return factsFromFrame(id, account, f);
+}
+
+/** The `e` field of an entry (its epoch), or undefined. A second pass over a few fields: only Buffers compared. */
+export function entryEpoch(fields: readonly Buffer[]): Buffer | undefined {
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const name = fields[i];
+    if (name.length === 1 && name[0] === E) return fields[i + 1];
+  }
+  return undefined;
 }
 
 /** The slow path for producers that leave out `p`: parse the frame once and extract the facts. */

@@ -10,6 +10,7 @@ export {
   type DeliveredEvent,
   type EventHandler,
   idMs,
+  type PublishOptions,
   type Retention,
 } from './bus.js';
 export { createBus } from './create.js';

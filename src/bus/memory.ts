@@ -7,6 +7,7 @@ import {
   BusUnavailableError,
   type DeliveredEvent,
   type EventHandler,
+  type PublishOptions,
   type Retention,
 } from './bus.js';
 
@@ -33,9 +34,26 @@ export class MemoryBus implements Bus {
   private lastMs = 0;
   private lastSeq = 0;
   private lastDelivered = '0-0';
+  private readonly idempotencyTtlMs: number;
+  /** Idempotency key -> expiry (ms). One TTL for all, so insertion order is expiry order. */
+  private readonly idempotency = new Map<string, number>();
 
-  async publish(batch: readonly BusEvent[]): Promise<void> {
+  constructor(options: { idempotencyTtlMs?: number } = {}) {
+    this.idempotencyTtlMs = options.idempotencyTtlMs ?? 300_000;
+  }
+
+  async publish(batch: readonly BusEvent[], _timeoutMs?: number, options: PublishOptions = {}): Promise<void> {
     if (this.closed) throw new BusUnavailableError('memory bus: closed');
+    const key = options.idempotencyKey;
+    if (key !== undefined) {
+      const now = Date.now();
+      for (const [k, expires] of this.idempotency) {
+        if (expires > now) break;
+        this.idempotency.delete(k);
+      }
+      if (this.idempotency.has(key)) return;
+      this.idempotency.set(key, now + this.idempotencyTtlMs);
+    }
     for (const ev of batch) this.queue.push({ account: ev.account, frame: ev.frame, facts: ev.facts, id: this.nextId() });
     if (!this.draining) {
       this.draining = true;

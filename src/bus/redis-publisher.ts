@@ -2,23 +2,42 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
-import { type BusEvent, BusUnavailableError } from './bus.js';
+import { type BusEvent, BusUnavailableError, type PublishOptions } from './bus.js';
 import { createRedis, redisReason, withTimeout } from './redis-client.js';
+import { epochKey, newEpoch } from './redis-epoch.js';
 
 /**
  * Appends a batch atomically, unless the server's clock is past the deadline (ARGV[1], ms since
  * the epoch in server time): a command that reaches Redis late (it sat in a socket buffer while
  * the server hung, or was re-sent) appends nothing. The check and the XADDs run in one script, so
- * nothing interleaves. All-or-nothing: the first XADD passes Redis's OOM gate for the whole script
+ * nothing interleaves. All-or-nothing: the first write passes Redis's OOM gate for the whole script
  * (later writes of a script are not refused), and XADD with `*` cannot fail otherwise once the
  * first one succeeded. Returns the new ids, or -1 past the deadline.
+ *
+ * Epoch (redis-epoch.ts): KEYS[2] holds it; when it is missing or the stream (KEYS[1]) does not
+ * exist, the history is lost and ARGV[3], a fresh random epoch, replaces it. Every entry carries
+ * the epoch in `e`, so readers see the change at the first entry of the new history.
+ *
+ * Idempotency (KEYS[3], present only with an Idempotency-Key): `SET NX PX` (ARGV[4] ms) in the
+ * same script as the XADDs, so a retry after a timed-out publish never appends twice, and a
+ * publish refused at the deadline records no key. A repeat returns 0 after rewriting the key
+ * (KEEPTTL): a replicated write, so that a WAIT after it also covers the first publish's batch.
  */
 const PUBLISH_LUA = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if now >= tonumber(ARGV[1]) then return -1 end
+if KEYS[3] and not redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[4]) then
+  redis.call('SET', KEYS[3], '1', 'KEEPTTL')
+  return 0
+end
+local epoch = redis.call('GET', KEYS[2])
+if not epoch or redis.call('EXISTS', KEYS[1]) == 0 then
+  epoch = ARGV[3]
+  redis.call('SET', KEYS[2], epoch)
+end
 local ids = {}
-for i = 3, #ARGV, 3 do
-  ids[#ids + 1] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'a', ARGV[i], 'f', ARGV[i + 1], 'p', ARGV[i + 2])
+for i = 5, #ARGV, 3 do
+  ids[#ids + 1] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'a', ARGV[i], 'f', ARGV[i + 1], 'p', ARGV[i + 2], 'e', epoch)
 end
 return ids`;
 const PUBLISH_SHA = createHash('sha1').update(PUBLISH_LUA).digest('hex');
@@ -30,8 +49,10 @@ const PUBLISH_SHA = createHash('sha1').update(PUBLISH_LUA).digest('hex');
  */
 export class RedisPublisher {
   private readonly key: string;
+  private readonly epochKey: string;
   private readonly maxlen: string;
   private readonly redisTimeoutMs: number;
+  private readonly idempotencyTtl: string;
   private pub: Redis;
   /** Per connection: the clock estimate and SCRIPT LOAD done on its latest `ready` (never rejects). */
   private readonly prepared = new WeakMap<Redis, Promise<void>>();
@@ -47,8 +68,10 @@ export class RedisPublisher {
     private readonly log: Logger,
   ) {
     this.key = config.SENDER_STREAM_KEY;
+    this.epochKey = epochKey(config.SENDER_STREAM_KEY);
     this.maxlen = String(config.SENDER_STREAM_MAXLEN);
     this.redisTimeoutMs = config.SENDER_REDIS_TIMEOUT * 1000;
+    this.idempotencyTtl = String(Math.max(1, Math.round(config.SENDER_IDEMPOTENCY_TTL * 1000)));
     this.pub = this.newPublisher();
   }
 
@@ -113,7 +136,7 @@ export class RedisPublisher {
     });
   }
 
-  async publish(batch: readonly BusEvent[], timeoutMs: number): Promise<void> {
+  async publish(batch: readonly BusEvent[], timeoutMs: number, options: PublishOptions = {}): Promise<void> {
     if (this.closed) throw new BusUnavailableError('redis: bus closed');
     if (batch.length === 0) return;
     const started = Date.now();
@@ -122,7 +145,9 @@ export class RedisPublisher {
     // batch appended just in time is, as a rule, also acknowledged in time.
     const replyMargin = Math.min(250, timeoutMs / 4);
     const deadline = Math.floor(started + timeoutMs - replyMargin + this.clockOffset - this.clockUncertainty);
-    const args: (string | Buffer)[] = [String(deadline), this.maxlen];
+    const keys = [this.key, this.epochKey];
+    if (options.idempotencyKey !== undefined) keys.push(`${this.key}:idem:${options.idempotencyKey}`);
+    const args: (string | Buffer)[] = [...keys, String(deadline), this.maxlen, newEpoch(), this.idempotencyTtl];
     for (const ev of batch) args.push(ev.account, asBuffer(ev.frame), asBuffer(ev.facts));
     const pub = this.pub;
     const timedOut = () => new BusUnavailableError(`redis: timeout after ${timeoutMs}ms`);
@@ -131,7 +156,7 @@ export class RedisPublisher {
     const onTimeout = () => this.replacePublisher(pub);
     let result: unknown;
     try {
-      result = await withTimeout(this.append(pub, args), timeoutMs, onTimeout, timedOut);
+      result = await withTimeout(this.append(pub, keys.length, args), timeoutMs, onTimeout, timedOut);
     } catch (err) {
       if (err instanceof BusUnavailableError) throw err;
       throw new BusUnavailableError(`redis: ${redisReason(err)}`);
@@ -139,16 +164,17 @@ export class RedisPublisher {
     if (result === -1) throw timedOut();
   }
 
-  private async append(pub: Redis, args: (string | Buffer)[]): Promise<unknown> {
+  /** `args`: the `numKeys` keys, then ARGV. */
+  private async append(pub: Redis, numKeys: number, args: (string | Buffer)[]): Promise<unknown> {
     await this.whenReady(pub);
     // After the script is loaded, so that EVALSHA does not meet NOSCRIPT and fall back to EVAL
     // out of order with the publishes behind it (the LUNA bridge relies on the order of calls).
     await this.prepared.get(pub);
     try {
-      return await pub.evalsha(PUBLISH_SHA, 1, this.key, ...args);
+      return await pub.evalsha(PUBLISH_SHA, numKeys, ...args);
     } catch (err) {
       if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
-      return await pub.eval(PUBLISH_LUA, 1, this.key, ...args);
+      return await pub.eval(PUBLISH_LUA, numKeys, ...args);
     }
   }
 

@@ -2,13 +2,20 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
 import { type BusPosition, type BusStats, compareIds, type EventHandler, idMs } from './bus.js';
-import { decodeEntry } from './entry.js';
+import { decodeEntry, entryEpoch } from './entry.js';
 import { backoffMs, createRedis, redisReason, withTimeout } from './redis-client.js';
+import { EPOCH_RE, ensureEpoch, epochKey } from './redis-epoch.js';
 
 const READ_COUNT = 512;
+/** Epochs a reader remembers having left: an entry that still names one belongs to the current epoch. */
+const RETIRED_EPOCHS = 64;
 
 export interface RedisStreamBusOptions {
-  /** XREAD BLOCK milliseconds; the reader's watchdog allows this plus SENDER_REDIS_TIMEOUT. */
+  /**
+   * XREAD BLOCK milliseconds; the reader's watchdog allows this plus SENDER_REDIS_TIMEOUT. After
+   * every empty read the reader checks the stream for a reset, so this bounds how long a deleted
+   * or recreated stream goes unnoticed (default 1000: one XINFO and one GET a second when idle).
+   */
   blockMs?: number;
   /**
    * Check for a gap before the next read when the previous read returned this long ago (the
@@ -28,7 +35,15 @@ interface StreamInfo {
 /**
  * The read half of the Redis stream bus: one connection that blocks in XREAD from this worker's
  * own last id. It does its own reconnecting (ioredis's is off for it) so that it can check for a
- * trimmed gap before the first read of every new connection.
+ * trimmed gap, and for a reset stream, before the first read of every new connection.
+ *
+ * Epoch (redis-epoch.ts): learnt at start, changed when an entry's `e` names another one (entries
+ * without `e`, from third-party producers, belong to the current epoch), and when a check finds
+ * the history lost. A *reset* is a stream that was deleted or recreated under the reader: the
+ * stream is missing, its last-generated-id is below lastId, or (Redis 7) fewer entries were ever
+ * added to it than this reader has seen. XREAD from lastId would then wait until new ids pass the
+ * old ones (for ever, when the old ids came from a clock that was ahead), so the reader starts
+ * over from `0-0` of the new stream in a new epoch and counts it in `resets`.
  */
 export class RedisReader {
   private readonly key: string;
@@ -39,6 +54,10 @@ export class RedisReader {
   private handler: EventHandler | undefined;
   private loop: Promise<void> | undefined;
   private lastId = '0-0';
+  private epoch = '';
+  private epochBytes = Buffer.alloc(0);
+  private readonly retired = new Set<string>();
+  private onEpoch: ((epoch: string) => void) | undefined;
   /** Entries ever added with an id <= lastId (Redis 7 `entries-added` at start, plus each one read). */
   private seen = 0;
   private wake: (() => void) | undefined;
@@ -48,6 +67,7 @@ export class RedisReader {
   private gaps = 0;
   private malformed = 0;
   private lagMs = 0;
+  private resets = 0;
 
   constructor(
     private readonly config: Config,
@@ -56,14 +76,15 @@ export class RedisReader {
   ) {
     this.key = config.SENDER_STREAM_KEY;
     this.redisTimeoutMs = config.SENDER_REDIS_TIMEOUT * 1000;
-    this.blockMs = options.blockMs ?? 5000;
+    this.blockMs = options.blockMs ?? 1000;
     this.gapCheckAfterMs = options.gapCheckAfterMs ?? 1000;
   }
 
-  async start(onEvent: EventHandler): Promise<void> {
+  async start(onEvent: EventHandler, onEpoch?: (epoch: string) => void): Promise<void> {
     if (this.handler !== undefined) throw new Error('RedisReader: start() called twice');
     if (this.closed) throw new Error('RedisReader: closed');
     this.handler = onEvent;
+    this.onEpoch = onEpoch;
     // `$` resolved once, to a concrete id, so that every later (re)connection resumes from an id.
     for (let attempt = 1; ; attempt++) {
       try {
@@ -72,6 +93,7 @@ export class RedisReader {
           reader.disconnect();
           return;
         }
+        this.setEpoch(await ensureEpoch(reader, this.key, '', this.redisTimeoutMs));
         const info = await this.streamInfo(reader);
         this.lastId = info?.lastGeneratedId ?? '0-0';
         this.seen = info?.entriesAdded ?? 0;
@@ -138,9 +160,8 @@ export class RedisReader {
    * and removed by trimming; XDEL of unread entries counts them as lost too. On Redis < 7 there is
    * no `entries-added` and no gap is counted.
    */
-  private async checkGap(r: Redis): Promise<void> {
-    const info = await this.streamInfo(r);
-    if (info === undefined || info.entriesAdded === undefined) return;
+  private checkGap(info: StreamInfo): void {
+    if (info.entriesAdded === undefined) return;
     const oldestIsNewer = info.firstId !== undefined ? compareIds(info.firstId, this.lastId) > 0 : compareIds(info.lastGeneratedId, this.lastId) > 0;
     if (!oldestIsNewer) return;
     const lost = info.entriesAdded - info.length - this.seen;
@@ -149,6 +170,51 @@ export class RedisReader {
       this.log.warn({ lastId: this.lastId, oldest: info.firstId ?? null, lost }, 'stream entries were trimmed before this worker read them');
     }
     this.seen = info.entriesAdded - info.length;
+  }
+
+  /**
+   * Run after every reconnect, every empty read, every full batch and every long pause: a reset
+   * (see the class comment) or a changed epoch key, then the gap check.
+   */
+  private async checkStream(r: Redis): Promise<void> {
+    const [stored, info] = await Promise.all([withTimeout(r.get(epochKey(this.key)), this.redisTimeoutMs, () => r.disconnect()), this.streamInfo(r)]);
+    const reset = info === undefined || compareIds(info.lastGeneratedId, this.lastId) < 0 || (info.entriesAdded !== undefined && info.entriesAdded < this.seen);
+    if (reset) {
+      // Replace our epoch unless the publisher (or another reader) already did.
+      const epoch = await ensureEpoch(r, this.key, this.epoch, this.redisTimeoutMs);
+      this.log.warn(
+        { lastId: this.lastId, lastGeneratedId: info?.lastGeneratedId ?? null, epoch: this.epoch, newEpoch: epoch },
+        'the stream was deleted or recreated; reading the new stream from its start',
+      );
+      this.lastId = '0-0';
+      this.seen = 0;
+      this.changeEpoch(epoch);
+      return;
+    }
+    if (stored !== this.epoch) {
+      const epoch = stored === null ? await ensureEpoch(r, this.key, '', this.redisTimeoutMs) : stored;
+      if (epoch !== this.epoch) {
+        this.log.warn({ epoch: this.epoch, newEpoch: epoch }, 'the stream epoch changed');
+        this.changeEpoch(epoch);
+      }
+    }
+    this.checkGap(info);
+  }
+
+  /** The epoch at start: nothing to announce yet. */
+  private setEpoch(epoch: string): void {
+    this.epoch = epoch;
+    this.epochBytes = Buffer.from(epoch, 'latin1');
+  }
+
+  /** A new epoch while reading: announced before any event of it is delivered, counted in `resets`. */
+  private changeEpoch(epoch: string): void {
+    this.resets++;
+    if (epoch === this.epoch) return;
+    this.retired.add(this.epoch);
+    if (this.retired.size > RETIRED_EPOCHS) this.retired.delete(this.retired.values().next().value as string);
+    this.setEpoch(epoch);
+    this.onEpoch?.(epoch);
   }
 
   private async readLoop(): Promise<void> {
@@ -170,7 +236,7 @@ export class RedisReader {
           this.reader = r;
           needCheck = true;
         }
-        if (needCheck || Date.now() - lastReturn > this.gapCheckAfterMs) await this.checkGap(r);
+        if (needCheck || Date.now() - lastReturn > this.gapCheckAfterMs) await this.checkStream(r);
         needCheck = false;
         const conn = r;
         const res = (await withTimeout(
@@ -186,6 +252,7 @@ export class RedisReader {
         }
         if (res === null || res.length === 0) {
           this.lagMs = 0;
+          needCheck = true;
           continue;
         }
         const entries = res[0][1];
@@ -209,6 +276,8 @@ export class RedisReader {
     for (const [id, fields] of entries) {
       this.lastId = id.toString('latin1');
       this.seen++;
+      const e = entryEpoch(fields);
+      if (e !== undefined && !e.equals(this.epochBytes)) this.entryEpochDiffers(e.toString('latin1'));
       const ev = decodeEntry(this.lastId, fields);
       if (typeof ev === 'string') {
         // Logged the first ten times and then every thousandth: a broken producer must not flood the log.
@@ -223,6 +292,13 @@ export class RedisReader {
     this.lagMs = Math.max(0, Date.now() - idMs(this.lastId));
   }
 
+  /** An entry names another epoch: a new one (the publisher replaced it), or one we left already. */
+  private entryEpochDiffers(epoch: string): void {
+    if (!EPOCH_RE.test(epoch) || this.retired.has(epoch)) return;
+    this.log.warn({ epoch: this.epoch, newEpoch: epoch, id: this.lastId }, 'the stream epoch changed');
+    this.changeEpoch(epoch);
+  }
+
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
@@ -235,11 +311,8 @@ export class RedisReader {
   }
 
   stats(): BusStats {
-    return { eventsIn: this.eventsIn, gaps: this.gaps, malformed: this.malformed, lagMs: this.lagMs, resets: 0 };
+    return { eventsIn: this.eventsIn, gaps: this.gaps, malformed: this.malformed, lagMs: this.lagMs, resets: this.resets };
   }
-
-  // TODO(positions): the epoch is not yet kept in Redis (next step); until then one per reader.
-  private readonly epoch = 'redis';
 
   position(): BusPosition {
     return { epoch: this.epoch, lastId: this.lastId };

@@ -1,15 +1,7 @@
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
-import {
-  type Bus,
-  type BusEvent,
-  type BusPosition,
-  type BusStats,
-  BusUnavailableError,
-  type DeliveredEvent,
-  type EventHandler,
-  type Retention,
-} from './bus.js';
+import type { Bus, BusEvent, BusPosition, BusStats, DeliveredEvent, EventHandler, PublishOptions, Retention } from './bus.js';
+import { RedisHistory } from './redis-history.js';
 import { RedisPublisher } from './redis-publisher.js';
 import { RedisReader, type RedisStreamBusOptions } from './redis-reader.js';
 
@@ -24,32 +16,33 @@ export class RedisStreamBus implements Bus {
   readonly kind = 'redis' as const;
   private readonly publisher: RedisPublisher;
   private readonly reader: RedisReader;
+  private readonly history: RedisHistory;
   private closing: Promise<void> | undefined;
 
   constructor(config: Config, log: Logger, options: RedisStreamBusOptions = {}) {
     this.publisher = new RedisPublisher(config, log);
     this.reader = new RedisReader(config, log, options);
+    this.history = new RedisHistory(config);
   }
 
-  publish(batch: readonly BusEvent[], timeoutMs: number): Promise<void> {
-    return this.publisher.publish(batch, timeoutMs);
+  publish(batch: readonly BusEvent[], timeoutMs: number, options?: PublishOptions): Promise<void> {
+    return this.publisher.publish(batch, timeoutMs, options);
   }
 
-  start(onEvent: EventHandler): Promise<void> {
-    return this.reader.start(onEvent);
+  start(onEvent: EventHandler, onEpoch?: (epoch: string) => void): Promise<void> {
+    return this.reader.start(onEvent, onEpoch);
   }
 
   position(): BusPosition {
     return this.reader.position();
   }
 
-  // TODO(positions): XRANGE and XINFO-based answers land with the Redis epoch.
-  async range(_afterId: string, _uptoId: string, _timeoutMs: number): Promise<DeliveredEvent[]> {
-    throw new BusUnavailableError('redis: range not available yet');
+  range(afterId: string, uptoId: string, timeoutMs: number): Promise<DeliveredEvent[]> {
+    return this.history.range(afterId, uptoId, timeoutMs);
   }
 
-  async retained(_id: string, _timeoutMs: number): Promise<Retention> {
-    return 'trimmed';
+  retained(id: string, timeoutMs: number): Promise<Retention> {
+    return this.history.retained(id, timeoutMs);
   }
 
   check(timeoutMs: number): Promise<void> {
@@ -60,8 +53,9 @@ export class RedisStreamBus implements Bus {
     return this.reader.stats();
   }
 
-  /** Both halves at once: each refuses new work synchronously, then releases its connection. */
+  /** Every part at once: each refuses new work synchronously, then releases its connection. */
   close(): Promise<void> {
+    this.history.close();
     this.closing ??= Promise.all([this.reader.close(), this.publisher.close()]).then(() => undefined);
     return this.closing;
   }

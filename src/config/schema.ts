@@ -89,6 +89,12 @@ export const ConfigSchema = Type.Object(
       maximum: 60,
       description: 'Seconds a Redis command may take before a publish fails with 503 and /healthcheck with 502.',
     }),
+    SENDER_IDEMPOTENCY_TTL: Type.Number({
+      default: 300,
+      exclusiveMinimum: 0,
+      maximum: 86400,
+      description: 'Seconds during which a repeat of a publish `Idempotency-Key` for the same account appends nothing and is answered 201 like the first.',
+    }),
     SENDER_PLUGINS: Type.String({ default: '', description: 'Comma-separated plugin module paths (section Plugins).' }),
     SENDER_CONFIG: Type.String({ default: '', description: 'JSON file with any of these keys; the environment wins over it.' }),
     LOG_LEVEL: Type.Union(

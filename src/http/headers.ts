@@ -4,12 +4,14 @@ import type { UWS } from '../uws.js';
 /**
  * Header lines that may appear only once. Two `Luna-Account-Id` lines name two accounts; two
  * `Content-Length` or `Transfer-Encoding` lines make the body's framing ambiguous (the request
- * smuggling pattern: a proxy in front may frame it by the other line). uWS's `getHeader` returns
+ * smuggling pattern: a proxy in front may frame it by the other line); two `Idempotency-Key` lines
+ * name two publishes. uWS's `getHeader` returns
  * only the first line, `forEach` visits every line, so only a forEach pass can see a repeat.
  */
 const SINGLE: Readonly<Record<string, string>> = {
   'luna-account-id': 'Luna-Account-Id',
   'luna-request-id': 'Luna-Request-Id',
+  'idempotency-key': 'Idempotency-Key',
   'content-length': 'Content-Length',
   'transfer-encoding': 'Transfer-Encoding',
 };

@@ -8,6 +8,9 @@ import { addRoute, type RouteTable } from '../http/router.js';
 import { publishBodySchema } from '../http/schemas.js';
 import { BodyValidator } from '../http/validation.js';
 
+/** SPEC 11: 1 to 64 of these. */
+const IDEMPOTENCY_KEY_RE = /^[A-Za-z0-9_.:-]{1,64}$/;
+
 /** Content-Type must be application/json; parameters such as charset=utf-8 are allowed. */
 function isJson(contentType: string | undefined): boolean {
   return contentType !== undefined && contentType.split(';')[0].trim().toLowerCase() === 'application/json';
@@ -30,6 +33,10 @@ export function publishRoutes(table: RouteTable, paths: readonly string[], ctx: 
     if (!UUID_RE.test(accountHeader)) throw new LunaError(Errors.BadQueryOrHeader, "Bad header 'Luna-Account-Id': expected a UUID");
     const account = accountHeader.toLowerCase();
     ex.account = account;
+    const idempotencyKey = ex.headers['idempotency-key'];
+    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY_RE.test(idempotencyKey)) {
+      throw new LunaError(Errors.BadQueryOrHeader, "Bad header 'Idempotency-Key': expected 1 to 64 characters of A-Z a-z 0-9 _ . : -");
+    }
     if (!read.ok) {
       return ex.error(new LunaError(Errors.BodyTooLarge, `Request body is larger than ${config.SENDER_MAX_BODY_BYTES} bytes`), undefined, true);
     }
@@ -54,7 +61,8 @@ export function publishRoutes(table: RouteTable, paths: readonly string[], ctx: 
     const events = encodeBatch(account, raw, body as EventBatch, ex.requestId);
     const started = process.hrtime.bigint();
     try {
-      await bus.publish(events, timeoutMs);
+      // Keys are per account (SPEC 11): another account's identical key is another publish.
+      await bus.publish(events, timeoutMs, idempotencyKey === undefined ? undefined : { idempotencyKey: `${account}:${idempotencyKey}` });
     } catch (err) {
       metrics.publishFailures++;
       const reason = err instanceof BusUnavailableError ? err.message : 'bus error';

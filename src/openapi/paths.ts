@@ -130,6 +130,13 @@ export function buildPaths(maxListItems: number): Json {
             description: 'Account the events belong to; only its subscribers receive them.',
             schema: { type: 'string', format: 'uuid', pattern: UUID_PATTERN },
           },
+          {
+            name: 'Idempotency-Key',
+            in: 'header',
+            required: false,
+            description: `A repeat of this key for the same account within ${limit('SENDER_IDEMPOTENCY_TTL')} seconds appends nothing and is answered 201 like the first; a malformed key is an error 12012.`,
+            schema: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,64}$' },
+          },
         ],
         requestBody: { required: true, content: json(ref('PublishRequest')) },
         responses: {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { type Bus, type BusEvent, BusUnavailableError } from '../../src/bus/index.js';
+import { type Bus, type BusEvent, BusUnavailableError, type DeliveredEvent } from '../../src/bus/index.js';
 
 /** The `"label": "..."` of a test frame. */
 export function labelOf(ev: BusEvent): string {
@@ -7,11 +7,11 @@ export function labelOf(ev: BusEvent): string {
 }
 
 /** A collector whose events are copied (the contract lets the bus reuse `frame` after the call). */
-export function collector(): { events: BusEvent[]; onEvent: (ev: BusEvent) => void; labels: () => string[] } {
-  const events: BusEvent[] = [];
+export function collector(): { events: DeliveredEvent[]; onEvent: (ev: DeliveredEvent) => void; labels: () => string[] } {
+  const events: DeliveredEvent[] = [];
   return {
     events,
-    onEvent: (ev) => events.push({ account: ev.account, frame: Buffer.from(ev.frame), facts: Buffer.from(ev.facts) }),
+    onEvent: (ev) => events.push({ id: ev.id, account: ev.account, frame: Buffer.from(ev.frame), facts: Buffer.from(ev.facts) }),
     labels: () => events.map(labelOf),
   };
 }

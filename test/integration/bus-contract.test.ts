@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { type Bus, type BusEvent, BusUnavailableError } from '../../src/bus/index.js';
+import { Redis } from 'ioredis';
+import { type Bus, type BusEvent, BusUnavailableError, compareIds } from '../../src/bus/index.js';
 import { MemoryBus } from '../../src/bus/memory.js';
 import { RedisStreamBus } from '../../src/bus/redis-stream.js';
 import { loadConfig } from '../../src/config/index.js';
@@ -24,7 +25,13 @@ interface Made {
    * it; absent where the only refusal is a closed bus (memory).
    */
   outage?: { begin(): void; end(): void };
+  /** Drops the bus's connections (it reconnects); absent where there are none. */
+  dropConnections?: () => Promise<void>;
+  /** Removes every entry from the bus's own history (Redis: XTRIM MAXLEN 0); absent where it keeps none. */
+  trimAll?: () => Promise<void>;
 }
+
+const EPOCH = /^[A-Za-z0-9_-]{1,64}$/;
 
 const ACCOUNT = '6d9e2c7a-1b3f-4c5d-8e9f-0a1b2c3d4e5f';
 
@@ -180,6 +187,161 @@ function runContract(name: string, makeBus: () => Promise<Made>): void {
       }
     });
 
+    test('ids are strictly increasing in delivery order and equal for every reader', async () => {
+      const { bus, makeSecondReader, cleanup } = await makeBus();
+      const second = makeSecondReader === undefined ? undefined : await makeSecondReader();
+      try {
+        const c1 = collector();
+        const c2 = collector();
+        await bus.start(c1.onEvent);
+        await second?.start(c2.onEvent);
+        const batches = Array.from({ length: 6 }, (_, b) => Array.from({ length: 7 }, (_, i) => event(`i${b}-${i}`)));
+        await Promise.all(batches.map((batch) => bus.publish(batch, 2000)));
+        await bus.publish([event('sentinel')], 2000);
+        const done = (c: ReturnType<typeof collector>) => c.labels().includes('sentinel');
+        await waitFor(() => done(c1) && (second === undefined || done(c2)), 'the sentinel');
+        const ids = c1.events.map((e) => e.id);
+        assert.equal(ids.length, 43);
+        for (const id of ids) assert.match(id, /^[0-9]{1,20}-[0-9]{1,20}$/);
+        for (let i = 1; i < ids.length; i++) assert.equal(compareIds(ids[i - 1], ids[i]), -1, `${ids[i - 1]} < ${ids[i]}`);
+        if (second !== undefined) {
+          assert.deepEqual(
+            c2.events.map((e) => e.id),
+            ids,
+            'same ids at every reader',
+          );
+          assert.equal(second.position().epoch, bus.position().epoch, 'same epoch at every reader');
+        }
+      } finally {
+        await second?.close();
+        await cleanup();
+      }
+    });
+
+    test('position(): a valid epoch, and after delivery the last delivered id', async () => {
+      const { bus, cleanup } = await makeBus();
+      try {
+        const epochs: string[] = [];
+        const c = collector();
+        await bus.start(c.onEvent, (e) => epochs.push(e));
+        const start = bus.position();
+        assert.match(start.epoch, EPOCH);
+        assert.equal(start.lastId, '0-0', 'an empty bus');
+        await bus.publish([event('p1'), event('p2'), event('p3')], 2000);
+        await waitFor(() => c.events.length === 3, 'three events');
+        assert.deepEqual(bus.position(), { epoch: start.epoch, lastId: c.events[2].id });
+        assert.deepEqual(epochs, [], 'no epoch change');
+        assert.equal(bus.stats().resets, 0);
+      } finally {
+        await cleanup();
+      }
+    });
+
+    test('the epoch is stable across a reconnect, and delivery goes on without a repeat', async (t) => {
+      const { bus, dropConnections, cleanup } = await makeBus();
+      if (dropConnections === undefined) {
+        await cleanup();
+        t.skip('no connections to drop');
+        return;
+      }
+      try {
+        const epochs: string[] = [];
+        const c = collector();
+        await bus.start(c.onEvent, (e) => epochs.push(e));
+        await bus.publish([event('before')], 2000);
+        await waitFor(() => c.events.length === 1, 'the event before');
+        const { epoch } = bus.position();
+        await dropConnections();
+        const back = await publishWhenBack(bus, 'back', (label) => event(label));
+        await bus.publish([event('sentinel')], 2000);
+        await waitFor(() => c.labels().includes('sentinel'), 'the sentinel');
+        assert.deepEqual(c.labels(), ['before', back, 'sentinel']);
+        assert.deepEqual(bus.position(), { epoch, lastId: c.events[2].id });
+        assert.deepEqual(epochs, []);
+        assert.equal(bus.stats().resets, 0);
+      } finally {
+        await cleanup();
+      }
+    });
+
+    test('range() returns exactly the events between two ids from the bus itself (memory: none, it keeps no history)', async () => {
+      const { bus, trimAll, cleanup } = await makeBus();
+      try {
+        const c = collector();
+        await bus.start(c.onEvent);
+        await bus.publish(
+          ['g0', 'g1', 'g2', 'g3', 'g4', 'g5'].map((l) => event(l)),
+          2000,
+        );
+        await waitFor(() => c.events.length === 6, 'six events');
+        const ids = c.events.map((e) => e.id);
+        const got = await bus.range(ids[1], ids[4], 2000);
+        if (trimAll === undefined) {
+          assert.deepEqual(got, []);
+          return;
+        }
+        assert.deepEqual(
+          got.map((e) => [e.id, labelOf(e)]),
+          [2, 3, 4].map((i) => [ids[i], `g${i}`]),
+          'after the first id, up to and including the second',
+        );
+        for (const e of got) {
+          assert.equal(e.account, ACCOUNT);
+          assert.deepEqual(Buffer.from(e.facts), event(labelOf(e)).facts);
+        }
+        assert.deepEqual(await bus.range(ids[5], ids[5], 2000), []);
+        assert.deepEqual(
+          (await bus.range('0-0', ids[5], 2000)).map((e) => e.id),
+          ids,
+        );
+      } finally {
+        await cleanup();
+      }
+    });
+
+    test('retained(): ahead past the last id, retained while held, trimmed once removed', async () => {
+      const { bus, trimAll, cleanup } = await makeBus();
+      try {
+        const c = collector();
+        await bus.start(c.onEvent);
+        await bus.publish([event('t0'), event('t1'), event('t2')], 2000);
+        await waitFor(() => c.events.length === 3, 'three events');
+        const ids = c.events.map((e) => e.id);
+        const [ms, seq] = ids[2].split('-').map(BigInt);
+        assert.equal(await bus.retained(`${ms}-${seq + 1n}`, 2000), 'ahead');
+        assert.equal(await bus.retained(`${ms + 60000n}-0`, 2000), 'ahead');
+        if (trimAll === undefined) {
+          assert.equal(await bus.retained(ids[0], 2000), 'trimmed', 'the memory bus holds nothing');
+          return;
+        }
+        assert.equal(await bus.retained('0-0', 2000), 'retained', 'nothing ever removed');
+        assert.equal(await bus.retained(ids[0], 2000), 'retained');
+        assert.equal(await bus.retained(ids[2], 2000), 'retained');
+        await trimAll();
+        assert.equal(await bus.retained(ids[0], 2000), 'trimmed');
+        assert.equal(await bus.retained(ids[2], 2000), 'retained', 'nothing after the last id was removed');
+        assert.equal(await bus.retained(`${ms}-${seq + 1n}`, 2000), 'ahead');
+      } finally {
+        await cleanup();
+      }
+    });
+
+    test('a repeat of an idempotency key appends nothing; another key appends', async () => {
+      const { bus, cleanup } = await makeBus();
+      try {
+        const c = collector();
+        await bus.start(c.onEvent);
+        await bus.publish([event('k1-0'), event('k1-1')], 2000, { idempotencyKey: 'acct:k1' });
+        await bus.publish([event('k1-0'), event('k1-1')], 2000, { idempotencyKey: 'acct:k1' });
+        await bus.publish([event('k2')], 2000, { idempotencyKey: 'acct:k2' });
+        await bus.publish([event('sentinel')], 2000);
+        await waitFor(() => c.labels().includes('sentinel'), 'the sentinel');
+        assert.deepEqual(c.labels(), ['k1-0', 'k1-1', 'k2', 'sentinel']);
+      } finally {
+        await cleanup();
+      }
+    });
+
     test('check() resolves on a working bus', async () => {
       const { bus, cleanup } = await makeBus();
       try {
@@ -206,15 +368,20 @@ runContract('MemoryBus', async () => {
 });
 
 let redis: TestRedis;
+let admin: Redis;
 before(async () => {
   redis = await startRedis();
+  admin = new Redis(redis.url, { maxRetriesPerRequest: null });
+  admin.on('error', () => {});
 });
 after(async () => {
+  admin?.disconnect();
   await redis?.stop();
 });
 
 runContract('RedisStreamBus', async () => {
-  const config = loadConfig({ REDIS_URL: redis.url, SENDER_STREAM_KEY: `test:contract:${randomUUID()}`, LOG_LEVEL: 'silent' });
+  const key = `test:contract:${randomUUID()}`;
+  const config = loadConfig({ REDIS_URL: redis.url, SENDER_STREAM_KEY: key, LOG_LEVEL: 'silent' });
   const log = createLogger('silent');
   const bus = new RedisStreamBus(config, log);
   return {
@@ -222,5 +389,12 @@ runContract('RedisStreamBus', async () => {
     makeSecondReader: async () => new RedisStreamBus(config, log),
     cleanup: () => bus.close(),
     outage: { begin: () => redis.pause(), end: () => redis.resume() },
+    // Every connection but the admin's (tests run one at a time).
+    dropConnections: async () => {
+      await admin.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+    },
+    trimAll: async () => {
+      await admin.xtrim(key, 'MAXLEN', 0);
+    },
   };
 });

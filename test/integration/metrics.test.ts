@@ -165,6 +165,7 @@ test('Redis bus: malformed stream entries and malformed LUNA messages are two co
     assert.equal(sample(m, 'luna_sender_published_events_total'), 2);
     assert.equal(sample(m, 'luna_sender_publish_requests_total'), 1);
     assert.equal(sample(m, 'luna_sender_stream_gap_entries_total'), 0);
+    assert.equal(sample(m, 'luna_sender_stream_resets_total'), 0, 'a fresh Redis is not a reset');
     assert.ok(sample(m, 'luna_sender_stream_lag_seconds') >= 0);
     c.close();
     await c.closed;
