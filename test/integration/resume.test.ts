@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type Gateway, startGateway } from '../helpers/gateway.js';
-import { ACCOUNT, OTHER_ACCOUNT, publish, publishBody } from '../helpers/http.js';
+import { ACCOUNT, http, OTHER_ACCOUNT, publish, publishBody } from '../helpers/http.js';
+import { rawWs } from '../helpers/raw-ws.js';
+import { startRedis, type TestRedis } from '../helpers/redis.js';
 import { type Client, connect, type HttpError } from '../helpers/ws-client.js';
 
 /**
@@ -249,5 +251,83 @@ describe('resume', () => {
     } finally {
       await small.stop();
     }
+  });
+});
+
+describe('resume on the Redis bus', () => {
+  let redis: TestRedis;
+  const gateways: Gateway[] = [];
+  const start = async (env: Record<string, string> = {}) => {
+    const g = await startGateway({ REDIS_URL: redis.url, ...env });
+    gateways.push(g);
+    return g;
+  };
+  before(async () => {
+    redis = await startRedis();
+  });
+  after(async () => {
+    for (const g of gateways) await g.stop();
+    await redis.stop();
+  });
+
+  test('positions are global: a subscriber of one worker resumes on another, exactly as its twin', async () => {
+    const a = await start();
+    const b = await start();
+    const twin = await sub('positions=1', ACCOUNT, a);
+    const first = await sub('positions=1', ACCOUNT, a);
+    await publishEvents(5, ACCOUNT, a);
+    await sentinel([twin, first], ACCOUNT, a);
+    const seen = [...first.messages];
+    first.close();
+    await first.closed;
+    await publishEvents(4, ACCOUNT, b);
+    const resumed = await sub(`resume=${encodeURIComponent(positionOf(seen[seen.length - 1]))}`, ACCOUNT, b);
+    await publishEvents(3, ACCOUNT, a);
+    await sentinel([twin, resumed], ACCOUNT, b);
+    assert.deepEqual([...seen, ...resumed.messages], twin.messages);
+    twin.close();
+    resumed.close();
+  });
+
+  test('a worker started after the events replays them (preloaded from the stream), also for a position older than its start', async () => {
+    const a = await start();
+    const twin = await sub('positions=1&gender=1', ACCOUNT, a);
+    const token = streamPosition(twin);
+    await publishEvents(6, ACCOUNT, a);
+    await sentinel([twin], ACCOUNT, a);
+    const late = await start();
+    const resumed = await sub(`gender=1&resume=${encodeURIComponent(token)}`, ACCOUNT, late);
+    await sentinel([twin, resumed], ACCOUNT, a);
+    assert.deepEqual(resumed.messages, twin.messages);
+    // With no history at all the stream itself serves the replay (one XRANGE for this resume).
+    const bare = await start({ SENDER_RESUME_HISTORY_BYTES: '0' });
+    const fromStream = await sub(`gender=1&resume=${encodeURIComponent(token)}`, ACCOUNT, bare);
+    await sentinel([twin, fromStream], ACCOUNT, a);
+    assert.deepEqual(fromStream.messages, twin.messages);
+    twin.close();
+    resumed.close();
+    fromStream.close();
+  });
+
+  test('a subscriber closed with 4008 (slow consumer) resumes from its last frame and misses nothing', async () => {
+    const g = await start({ SENDER_MAX_BACKPRESSURE: '65536' });
+    const twin = await sub('positions=1', ACCOUNT, g);
+    const slow = await rawWs(g.port, '/2/ws?positions=1', { 'Luna-Account-Id': ACCOUNT });
+    // Bounded: at most 400 publishes of 4 x 64 KB; stop once the slow socket was closed.
+    const closes = async () => Number(/^luna_sender_slow_consumer_closes_total (\d+)$/m.exec((await http(`${g.url}/metrics`)).text)![1]);
+    for (let i = 0; i < 400 && (await closes()) === 0; i++) {
+      const events = [0, 1, 2, 3].map((k) => ({ k: n++, pad: 'y'.repeat(65536), i, j: k }));
+      assert.equal((await publish(g.url, publishBody(events))).status, 201);
+      await twin.waitFor(4 * (i + 1), 20000);
+    }
+    assert.equal(await closes(), 1, 'the slow consumer was never closed');
+    const got: string[] = [];
+    const end = await slow.readUntilClose(30000, (p) => got.push(p.toString()));
+    assert.equal(end.code, 4008);
+    const resumed = await sub(`resume=${encodeURIComponent(positionOf(got[got.length - 1]))}`, ACCOUNT, g);
+    await sentinel([twin, resumed], ACCOUNT, g);
+    assert.deepEqual([...got, ...resumed.messages], twin.messages);
+    twin.close();
+    resumed.close();
   });
 });
