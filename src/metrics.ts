@@ -42,6 +42,8 @@ export class Metrics {
   publishFailures = 0;
   /** LUNA channel messages the bridge could not turn into events. */
   malformedLunaMessages = 0;
+  /** LUNA channel messages a new lease holder forwarded again from its stand-by buffer (most are folded by their idempotency key). */
+  lunaReplayedMessages = 0;
   /** Stream entries the bus decoded whose facts (`p`) the registry could not decode. */
   malformedFacts = 0;
   /** `resume=` upgrades answered 101, and refused with 410 (SPEC 9). */
@@ -79,6 +81,11 @@ export class Metrics {
     counter('luna_sender_connections_total', 'WebSocket connections opened.', this.connections);
     counter('luna_sender_connections_refused_total', 'Upgrades refused by the connection limit.', this.connectionsRefused);
     counter('luna_sender_events_in_total', 'Events read from the bus.', this.eventsIn);
+    counter(
+      'luna_sender_luna_takeover_replayed_messages_total',
+      'LUNA channel messages a new bridge lease holder forwarded again from its stand-by buffer (already appended ones are folded by their idempotency key).',
+      this.lunaReplayedMessages,
+    );
     counter('luna_sender_resumes_total', 'Subscriptions with resume= that were accepted (101).', this.resumesAccepted);
     counter('luna_sender_resumes_refused_total', 'Subscriptions with resume= refused with 410 (29010).', this.resumesRefused);
     counter('luna_sender_replayed_frames_total', 'Frames sent to resumed sockets while they caught up (not through topics).', this.replayedFrames);

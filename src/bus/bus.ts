@@ -71,6 +71,8 @@ export interface BusStats {
 export interface PublishOptions {
   /** A repeat of this key within the idempotency TTL appends nothing (contract above). */
   readonly idempotencyKey?: string;
+  /** How long that key is kept, in ms (default SENDER_IDEMPOTENCY_TTL). */
+  readonly idempotencyTtlMs?: number;
 }
 
 export interface Bus {

@@ -52,7 +52,7 @@ export class MemoryBus implements Bus {
         this.idempotency.delete(k);
       }
       if (this.idempotency.has(key)) return;
-      this.idempotency.set(key, now + this.idempotencyTtlMs);
+      this.idempotency.set(key, now + (options.idempotencyTtlMs ?? this.idempotencyTtlMs));
     }
     for (const ev of batch) this.queue.push({ account: ev.account, frame: ev.frame, facts: ev.facts, id: this.nextId() });
     if (!this.draining) {

@@ -147,7 +147,8 @@ export class RedisPublisher {
     const deadline = Math.floor(started + timeoutMs - replyMargin + this.clockOffset - this.clockUncertainty);
     const keys = [this.key, this.epochKey];
     if (options.idempotencyKey !== undefined) keys.push(`${this.key}:idem:${options.idempotencyKey}`);
-    const args: (string | Buffer)[] = [...keys, String(deadline), this.maxlen, newEpoch(), this.idempotencyTtl];
+    const ttl = options.idempotencyTtlMs !== undefined ? String(Math.max(1, Math.round(options.idempotencyTtlMs))) : this.idempotencyTtl;
+    const args: (string | Buffer)[] = [...keys, String(deadline), this.maxlen, newEpoch(), ttl];
     for (const ev of batch) args.push(ev.account, asBuffer(ev.frame), asBuffer(ev.facts));
     const pub = this.pub;
     const timedOut = () => new BusUnavailableError(`redis: timeout after ${timeoutMs}ms`);

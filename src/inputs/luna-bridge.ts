@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { type Bus, type BusEvent, createRedis, redisReason, withTimeout } from '../bus/index.js';
@@ -9,23 +9,33 @@ import type { Metrics } from '../metrics.js';
 
 /**
  * The LUNA Handlers input (SPEC section 1): JSON messages PUBLISHed on `{prefix}:{account_id}`
- * become stream entries, once per message however many gateway processes and hosts run.
+ * become stream entries, once per message however many gateway processes and hosts run, and
+ * none is lost when the bridge that forwards them dies (SPEC 11).
  *
- * Lease: every worker runs a bridge; only the holder of the Redis key `luna-sender:bridge-lease`
- * subscribes. A stand-by tries to take the key every ttl/3 (set-if-absent with a PX ttl); the
- * holder renews it every ttl/3 with a compare-and-renew script and forwards a message only while
- * its lease is valid by its own clock: `validUntil` = the time it *sent* the last successful
- * acquire/renew + ttl. The server expires the key no earlier than that moment, so a successor
- * (which must wait for the expiry) subscribes only after the old holder stopped forwarding: a
- * message is never forwarded by two holders. The holder steps down (disconnects its subscriber at
- * once) when a renew answers "not yours", when its validity runs out without a successful renew,
- * or when its subscriber connection drops (after a Redis restart the key may be gone and another
- * bridge may already hold it). On close it deletes the key if still its own, so a successor takes
- * over within ttl/3; after a crash within ttl + ttl/3.
+ * Hot standby: every worker runs a bridge, and every bridge is subscribed to the channels and keeps
+ * the messages of the last few seconds (`bufferMs`, above the longest takeover). Only the holder of
+ * the Redis lease `luna-sender:bridge-lease` forwards. A stand-by tries to take the key every ttl/3
+ * (set-if-absent with a PX ttl) once it is subscribed; the holder renews it every ttl/3 with a
+ * compare-and-renew script and forwards a message only while its lease is valid by its own clock:
+ * `validUntil` = the time it *sent* the last successful acquire/renew + ttl, so the server expires
+ * the key no earlier than that moment. A new holder first forwards the messages it buffered, then
+ * live ones: what the old holder received but had not appended when it died (or what arrived
+ * during the takeover) is appended by its successor.
  *
- * Inherent to pub/sub: messages PUBLISHed while no bridge is subscribed (takeover, a dropped
- * subscriber connection, a Redis outage) are lost; Redis does not keep them. Also inherent: with
- * Redis replication, a failover can lose the lease key and briefly allow two holders.
+ * Exactly once: every message is appended with an idempotency key derived from its channel and
+ * bytes (the bus's `SET NX` inside the append script), kept for 2 x `bufferMs`, so the successor's
+ * replay appends only what the old holder did not. Two messages with identical bytes on one
+ * channel within `bufferMs` count as one; LUNA Handlers give every message its own
+ * `Luna-Request-Id`, so only a true repeat is folded.
+ *
+ * The holder steps down when a renew answers "not yours", when its validity runs out without a
+ * successful renew, or when its subscriber connection drops (it then also releases the lease, as
+ * its buffer has a hole a stand-by's does not). On close it deletes the key if still its own, so a
+ * successor takes over within ttl/3; after a crash within ttl + ttl/3.
+ *
+ * Inherent to pub/sub: messages PUBLISHed while no bridge at all is subscribed (every gateway
+ * down, a Redis outage) are lost; Redis does not keep them. A bridge that just started has buffered
+ * only since its own subscribe.
  */
 export interface LunaBridgeOptions {
   /** Lease time to live in ms (default 3000); renewals and takeover attempts run every ttl/3. */
@@ -50,16 +60,27 @@ function globEscape(s: string): string {
   return s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 }
 
+interface Buffered {
+  readonly at: number;
+  readonly channel: Buffer;
+  readonly message: Buffer;
+}
+
 export class LunaBridge {
   private readonly ttl: number;
+  /** How long messages are buffered (their idempotency keys are kept twice as long): above the longest takeover. */
+  private readonly bufferMs: number;
   private readonly leaseKey: string;
   private readonly ownerId = `${hostname()}:${process.pid}:${randomUUID()}`;
   private readonly prefix: string;
   private readonly publishTimeoutMs: number;
   private lease: Redis | undefined;
   private sub: Redis | undefined;
+  /** Subscribed now: only then may this bridge take the lease (its buffer is complete since). */
+  private subscribed = false;
   private holding = false;
   private validUntil = 0;
+  private buffer: Buffered[] = [];
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
   private closed = false;
@@ -73,12 +94,13 @@ export class LunaBridge {
     options: LunaBridgeOptions = {},
   ) {
     this.ttl = options.leaseTtlMs ?? 3000;
+    this.bufferMs = 2 * this.ttl + 2 * this.config.SENDER_REDIS_TIMEOUT * 1000;
     this.leaseKey = options.leaseKey ?? DEFAULT_LEASE_KEY;
     this.prefix = `${config.SENDER_LUNA_CHANNEL_PREFIX}:`;
     this.publishTimeoutMs = config.SENDER_REDIS_TIMEOUT * 1000;
   }
 
-  /** Connects and makes one attempt to take the lease; never rejects because Redis is down. */
+  /** Connects, subscribes as a stand-by and makes one attempt to take the lease; never rejects because Redis is down. */
   async start(): Promise<void> {
     const lease = createRedis(this.config, 'bridge-lease', {
       lazyConnect: true,
@@ -109,10 +131,42 @@ export class LunaBridge {
     if (this.ticking || this.closed || this.lease === undefined) return;
     this.ticking = true;
     try {
-      if (this.sub !== undefined) await this.renew(this.lease);
-      else await this.acquire(this.lease);
+      if (this.sub === undefined) await this.subscribe();
+      if (this.holding) await this.renew(this.lease);
+      else if (this.subscribed) await this.acquire(this.lease);
     } finally {
       this.ticking = false;
+    }
+  }
+
+  /** The stand-by subscription every bridge keeps; a new connection when the last one dropped. */
+  private async subscribe(): Promise<void> {
+    const sub = createRedis(this.config, 'bridge-sub', { autoResubscribe: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    this.sub = sub;
+    sub.on('error', (err: unknown) => this.log.debug({ err: redisReason(err) }, 'LUNA bridge subscriber connection error'));
+    sub.on('pmessageBuffer', (_pattern: string, channel: Buffer, message: Buffer) => this.onMessage(sub, channel, message));
+    sub.on('close', () => this.unsubscribed(sub));
+    try {
+      await withTimeout(sub.psubscribe(`${globEscape(this.prefix)}*`), this.publishTimeoutMs);
+    } catch (err) {
+      this.log.debug({ err: redisReason(err) }, 'LUNA bridge cannot subscribe yet');
+      sub.disconnect();
+      this.unsubscribed(sub);
+      return;
+    }
+    if (this.sub === sub && !this.closed) this.subscribed = true;
+  }
+
+  /** The subscriber connection is gone: messages may be missed, so stop forwarding and let a stand-by take over. */
+  private unsubscribed(sub: Redis): void {
+    if (sub !== this.sub) return;
+    this.sub = undefined;
+    this.subscribed = false;
+    this.buffer = [];
+    if (this.holding) {
+      this.stepDown('subscriber connection lost');
+      const lease = this.lease;
+      if (lease?.status === 'ready') void lease.eval(RELEASE_LUA, 1, this.leaseKey, this.ownerId).catch(() => undefined);
     }
   }
 
@@ -126,23 +180,15 @@ export class LunaBridge {
       this.log.debug({ err: redisReason(err) }, 'LUNA bridge lease attempt failed');
       return;
     }
-    if (got !== 1 || this.closed) return;
+    if (got !== 1 || this.closed || !this.subscribed) return;
     this.validUntil = sent + this.ttl - Math.max(5, this.ttl / 100);
-    const sub = createRedis(this.config, 'bridge-sub', { autoResubscribe: false, maxRetriesPerRequest: 0 });
-    this.sub = sub;
-    sub.on('error', (err: unknown) => this.log.debug({ err: redisReason(err) }, 'LUNA bridge subscriber connection error'));
-    sub.on('pmessageBuffer', (_pattern: string, channel: Buffer, message: Buffer) => this.onMessage(sub, channel, message));
-    sub.on('close', () => this.stepDown(sub, 'subscriber connection lost'));
-    try {
-      await withTimeout(sub.psubscribe(`${globEscape(this.prefix)}*`), this.publishTimeoutMs);
-    } catch (err) {
-      this.stepDown(sub, `cannot subscribe: ${redisReason(err)}`);
-      return;
-    }
-    if (this.sub !== sub) return;
-    // Holding means subscribed: isHolder() turns true only once messages can arrive.
     this.holding = true;
-    this.log.info({ pattern: `${this.prefix}*`, owner: this.ownerId }, 'LUNA bridge holds the lease; forwarding channel messages');
+    // What arrived before this bridge held the lease: the old holder may not have appended it.
+    // Only messages younger than bufferMs: their idempotency keys (kept 2 x bufferMs) still exist.
+    const backlog = this.buffer.filter((b) => b.at >= sent - this.bufferMs);
+    for (const b of backlog) this.forward(b);
+    this.metrics.lunaReplayedMessages += backlog.length;
+    this.log.info({ pattern: `${this.prefix}*`, owner: this.ownerId, replayed: backlog.length }, 'LUNA bridge holds the lease; forwarding channel messages');
   }
 
   private async renew(lease: Redis): Promise<void> {
@@ -150,28 +196,38 @@ export class LunaBridge {
     try {
       const ok = await withTimeout(lease.eval(RENEW_LUA, 1, this.leaseKey, this.ownerId, this.ttl), Math.max(10, this.ttl / 3));
       if (ok === 1) this.validUntil = sent + this.ttl - Math.max(5, this.ttl / 100);
-      else this.stepDown(this.sub, 'lease taken by another bridge');
+      else this.stepDown('lease taken by another bridge');
     } catch (err) {
-      if (Date.now() >= this.validUntil) this.stepDown(this.sub, `lease expired: ${redisReason(err)}`);
+      if (Date.now() >= this.validUntil) this.stepDown(`lease expired: ${redisReason(err)}`);
     }
   }
 
-  /** Stop forwarding at once; the lease itself is left to expire (or is no longer ours). */
-  private stepDown(sub: Redis | undefined, reason: string): void {
-    if (sub === undefined || sub !== this.sub) return;
+  /** Stop forwarding at once (the stand-by subscription stays); the lease is left to expire or is no longer ours. */
+  private stepDown(reason: string): void {
+    if (!this.holding) return;
     this.holding = false;
-    this.sub = undefined;
-    sub.disconnect();
     if (!this.closed) this.log.warn({ reason }, 'LUNA bridge stopped forwarding');
   }
 
   private onMessage(sub: Redis, channel: Buffer, message: Buffer): void {
-    if (sub !== this.sub || !this.holding) return;
-    if (Date.now() >= this.validUntil) {
+    if (sub !== this.sub) return;
+    const now = Date.now();
+    const b: Buffered = { at: now, channel, message };
+    this.buffer.push(b);
+    let drop = 0;
+    while (drop < this.buffer.length && this.buffer[drop].at < now - this.bufferMs) drop++;
+    if (drop > 0) this.buffer = this.buffer.slice(drop);
+    if (!this.holding) return;
+    if (now >= this.validUntil) {
       // Checked per message: renewals run on a timer, which a busy event loop may delay.
-      this.stepDown(sub, 'lease validity ran out');
+      this.stepDown('lease validity ran out');
       return;
     }
+    this.forward(b);
+  }
+
+  /** Appends one message (idempotently: a successor may forward it again). */
+  private forward({ channel, message }: Buffered): void {
     const channelText = channel.toString('utf8');
     const parsed = parseLunaMessage(this.prefix, channelText, message);
     if (typeof parsed === 'string') {
@@ -187,8 +243,9 @@ export class LunaBridge {
       this.log.warn({ channel: channelText, reason: (err as Error).message }, 'malformed LUNA message skipped');
       return;
     }
+    const idempotencyKey = `luna:${createHash('sha1').update(channel).update('\n').update(message).digest('base64url')}`;
     // Issued in arrival order on one connection, so the stream keeps the channel's order.
-    this.bus.publish(events, this.publishTimeoutMs).then(
+    this.bus.publish(events, this.publishTimeoutMs, { idempotencyKey, idempotencyTtlMs: 2 * this.bufferMs }).then(
       () => {
         this.metrics.publishedEvents += events.length;
       },
@@ -207,8 +264,11 @@ export class LunaBridge {
   private async shutdown(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
-    const wasHolding = this.sub !== undefined;
-    this.stepDown(this.sub, 'closing');
+    const wasHolding = this.holding;
+    this.stepDown('closing');
+    const sub = this.sub;
+    this.sub = undefined;
+    sub?.disconnect();
     const lease = this.lease;
     if (lease === undefined) return;
     if (wasHolding && lease.status === 'ready') {

@@ -103,8 +103,9 @@ describe('LunaBridge', () => {
       const e3 = '{"source": "cam-2"}';
       const msg2 = `{"handler_id": "${handlerId}", "events": [${e3}], "event_create_time": "2024-01-01T00:00:00Z", "event_end_time": "2024-01-01T00:00:01Z"}`;
       // The account in upper case in the channel: entries carry it lower-cased.
-      assert.equal(await admin.publish(`${prefix}:${ACCOUNT.toUpperCase()}`, msg1), 1, 'exactly one subscriber');
-      assert.equal(await admin.publish(`${prefix}:${ACCOUNT}`, msg2), 1);
+      // Every bridge listens (hot standby); only the holder forwards.
+      assert.equal(await admin.publish(`${prefix}:${ACCOUNT.toUpperCase()}`, msg1), 3, 'every bridge is subscribed');
+      assert.equal(await admin.publish(`${prefix}:${ACCOUNT}`, msg2), 3);
       await waitFor(async () => (await entries(key)).length >= 3, 'three entries');
       // Real time, not a sentinel: a duplicate would come from another node, whose pipeline a
       // sentinel bridged by the holder does not flush; two lease periods let a wrongful holder act.
@@ -123,7 +124,8 @@ describe('LunaBridge', () => {
       await old.bridge.close();
       const rest = nodes.filter((x) => x !== old);
       await waitFor(() => holders(rest).length === 1, 'a new holder', 10000);
-      assert.equal(await admin.publish(`${prefix}:${ACCOUNT}`, msg2), 1, 'exactly one subscriber after takeover');
+      const msg3 = `{"handler_id": "${handlerId}", "events": [{"source": "cam-3"}], "event_create_time": "2024-01-01T00:00:00Z", "event_end_time": "2024-01-01T00:00:01Z"}`;
+      assert.equal(await admin.publish(`${prefix}:${ACCOUNT}`, msg3), 2, 'the two remaining bridges listen');
       await waitFor(async () => (await entries(key)).length >= 4, 'fourth entry');
       await sleep(LEASE_TTL * 2); // as above: time for a second holder to appear and bridge
       got = await entries(key);
@@ -169,6 +171,53 @@ describe('LunaBridge', () => {
       child.kill('SIGKILL');
       await bridge.close();
       await bus.close();
+    }
+  });
+
+  test('messages published while the lease holder is SIGKILLed are each forwarded exactly once, in order, after takeover', async () => {
+    const key = `test:bridge:${randomUUID()}`;
+    const prefix = `test-luna-${randomUUID().slice(0, 8)}`;
+    const leaseKey = `test:lease:${prefix}`;
+    const env = { REDIS_URL: redis.url, SENDER_STREAM_KEY: key, SENDER_LUNA_CHANNEL_PREFIX: prefix, LOG_LEVEL: 'silent' };
+    const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD], {
+      env: { ...process.env, ...env, TEST_LEASE_KEY: leaseKey, TEST_LEASE_TTL: String(LEASE_TTL) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = new Promise((r) => child.once('exit', r));
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    const config = loadConfig(env);
+    // Two stand-bys in this process, with the holder in the child.
+    const standbys = [0, 1].map(() => {
+      const log = createLogger('silent');
+      const bus = new RedisStreamBus(config, log);
+      return { bus, bridge: new LunaBridge(config, log, bus, new Metrics(), { leaseTtlMs: LEASE_TTL, leaseKey }) };
+    });
+    const TOTAL = 150;
+    try {
+      await waitFor(() => out.includes('holder'), 'the child to hold the lease');
+      for (const s of standbys) await s.bridge.start();
+      await waitFor(async () => (await admin.publish(`${prefix}:probe`, 'x')) === 3, 'every bridge subscribed');
+      for (let k = 0; k < TOTAL; k++) {
+        const msg = `{"handler_id": "h", "Luna-Request-Id": "${Math.floor(Date.now() / 1000)},${randomUUID()}", "events": [{"k": ${k}}], "event_create_time": "c", "event_end_time": "e"}`;
+        await admin.publish(`${prefix}:${ACCOUNT}`, msg);
+        if (k === 50) child.kill('SIGKILL'); // mid-stream: what it had not appended is in the stand-bys' buffers
+        await sleep(10); // paces the publisher so that the takeover happens while messages flow
+      }
+      await exited;
+      const ks = async () => (await entries(key)).map((e) => Number(/"k": (\d+)/.exec(e.f)![1]));
+      await waitFor(async () => (await ks()).length >= TOTAL, 'every message in the stream', 15000);
+      await sleep(LEASE_TTL * 2); // real time: a duplicate would come from a stand-by, which no sentinel flushes
+      assert.deepEqual(
+        await ks(),
+        Array.from({ length: TOTAL }, (_, i) => i),
+        'each message once, in order',
+      );
+      assert.equal(standbys.filter((s) => s.bridge.isHolder()).length, 1, 'one new holder');
+    } finally {
+      child.kill('SIGKILL');
+      for (const s of standbys) await s.bridge.close();
+      for (const s of standbys) await s.bus.close();
     }
   });
 
