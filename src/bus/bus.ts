@@ -11,6 +11,10 @@
  * - At-least-once into the stream, exactly-once to each reader while it runs: a reader that loses
  *   its connection resumes from the last id it handled, so it neither skips nor repeats an entry
  *   that is still in the stream. Entries trimmed away before a reader got them are a counted gap.
+ * - Replicas (Redis, SENDER_REDIS_MIN_REPLICAS above 0): `publish` resolves only once that many
+ *   replicas hold the batch. When the batch was appended but not confirmed in time it rejects with
+ *   BusUnconfirmedError, not BusUnavailableError: the batch may still be delivered (or lost in a
+ *   failover), and a retry with the same `idempotencyKey` appends nothing.
  * - Idempotency: a publish with `options.idempotencyKey` that repeats the key of an earlier
  *   publish taken within the bus's idempotency TTL (SENDER_IDEMPOTENCY_TTL) appends nothing and
  *   resolves as the first did. The key is recorded atomically with the append (a publish that
@@ -108,6 +112,14 @@ export interface Bus {
 /** The bus could not take a publish; nothing of the batch was or will be delivered. */
 export class BusUnavailableError extends Error {
   override readonly name = 'BusUnavailableError';
+}
+
+/**
+ * The batch was appended but fewer replicas than required confirmed it in time: it may still be
+ * delivered. Deliberately not a BusUnavailableError, whose promise (never delivered) it breaks.
+ */
+export class BusUnconfirmedError extends Error {
+  override readonly name = 'BusUnconfirmedError';
 }
 
 /** Stream ids `ms-seq` compared numerically (BigInt: seq may exceed 2^53 in principle). */

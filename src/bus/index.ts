@@ -6,6 +6,7 @@ export {
   type BusPosition,
   type BusStats,
   BusUnavailableError,
+  BusUnconfirmedError,
   compareIds,
   type DeliveredEvent,
   type EventHandler,

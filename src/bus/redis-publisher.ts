@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
-import { type BusEvent, BusUnavailableError, type PublishOptions } from './bus.js';
+import { type BusEvent, BusUnavailableError, BusUnconfirmedError, type PublishOptions } from './bus.js';
 import { createRedis, redisReason, withTimeout } from './redis-client.js';
 import { epochKey, newEpoch } from './redis-epoch.js';
 
@@ -53,6 +53,7 @@ export class RedisPublisher {
   private readonly maxlen: string;
   private readonly redisTimeoutMs: number;
   private readonly idempotencyTtl: string;
+  private readonly minReplicas: number;
   private pub: Redis;
   /** Per connection: the clock estimate and SCRIPT LOAD done on its latest `ready` (never rejects). */
   private readonly prepared = new WeakMap<Redis, Promise<void>>();
@@ -71,6 +72,7 @@ export class RedisPublisher {
     this.epochKey = epochKey(config.SENDER_STREAM_KEY);
     this.maxlen = String(config.SENDER_STREAM_MAXLEN);
     this.redisTimeoutMs = config.SENDER_REDIS_TIMEOUT * 1000;
+    this.minReplicas = config.SENDER_REDIS_MIN_REPLICAS;
     this.idempotencyTtl = String(Math.max(1, Math.round(config.SENDER_IDEMPOTENCY_TTL * 1000)));
     this.pub = this.newPublisher();
   }
@@ -143,8 +145,10 @@ export class RedisPublisher {
     // The latest server time at which the script may still append. It is earlier than our own
     // timeout by the clock uncertainty and by a margin for the reply to travel back, so that a
     // batch appended just in time is, as a rule, also acknowledged in time.
+    // With replicas to wait for, the script gets half of the budget and WAIT the rest.
     const replyMargin = Math.min(250, timeoutMs / 4);
-    const deadline = Math.floor(started + timeoutMs - replyMargin + this.clockOffset - this.clockUncertainty);
+    const scriptBudget = this.minReplicas > 0 ? timeoutMs / 2 : timeoutMs;
+    const deadline = Math.floor(started + scriptBudget - replyMargin + this.clockOffset - this.clockUncertainty);
     const keys = [this.key, this.epochKey];
     if (options.idempotencyKey !== undefined) keys.push(`${this.key}:idem:${options.idempotencyKey}`);
     const ttl = options.idempotencyTtlMs !== undefined ? String(Math.max(1, Math.round(options.idempotencyTtlMs))) : this.idempotencyTtl;
@@ -155,14 +159,34 @@ export class RedisPublisher {
     // On timeout the command may still be in a socket buffer or in the server's input queue. The
     // deadline makes it a no-op there; dropping the connection keeps later publishes off a hung socket.
     const onTimeout = () => this.replacePublisher(pub);
+    let appended = false;
+    let acks = -1;
+    const work = async (): Promise<unknown> => {
+      const result = await this.append(pub, keys.length, args);
+      if (result === -1 || this.minReplicas === 0) return result;
+      appended = true;
+      // WAIT covers every write of this connection so far: this batch, or (a repeated key) the
+      // script's rewrite of the key, which comes after the first publish's batch. At least 1 ms:
+      // WAIT 0 would block for ever.
+      const waitMs = Math.max(1, Math.floor(timeoutMs - (Date.now() - started) - replyMargin));
+      acks = Number(await pub.call('WAIT', String(this.minReplicas), String(waitMs)));
+      return result;
+    };
     let result: unknown;
     try {
-      result = await withTimeout(this.append(pub, keys.length, args), timeoutMs, onTimeout, timedOut);
+      result = await withTimeout(work(), timeoutMs, onTimeout, timedOut);
     } catch (err) {
+      if (appended) throw this.unconfirmed(acks, redisReason(err));
       if (err instanceof BusUnavailableError) throw err;
       throw new BusUnavailableError(`redis: ${redisReason(err)}`);
     }
     if (result === -1) throw timedOut();
+    if (appended && acks < this.minReplicas) throw this.unconfirmed(acks, 'WAIT timed out');
+  }
+
+  private unconfirmed(acks: number, why: string): BusUnconfirmedError {
+    const got = acks < 0 ? 'no answer' : `${acks} of ${this.minReplicas}`;
+    return new BusUnconfirmedError(`redis: written, but replicas confirmed ${got} (${why})`);
   }
 
   /** `args`: the `numKeys` keys, then ARGV. */

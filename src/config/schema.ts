@@ -89,6 +89,13 @@ export const ConfigSchema = Type.Object(
       maximum: 60,
       description: 'Seconds a Redis command may take before a publish fails with 503 and /healthcheck with 502.',
     }),
+    SENDER_REDIS_MIN_REPLICAS: Type.Integer({
+      default: 0,
+      minimum: 0,
+      maximum: 64,
+      description:
+        'Replicas that must hold a batch (`WAIT`, within SENDER_REDIS_TIMEOUT) before a publish is answered 201; fewer: 503 (29005), the batch may still be delivered, and a retry with the same `Idempotency-Key` is safe. 0: no WAIT.',
+    }),
     SENDER_IDEMPOTENCY_TTL: Type.Number({
       default: 300,
       exclusiveMinimum: 0,

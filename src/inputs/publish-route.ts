@@ -1,4 +1,4 @@
-import { BusUnavailableError } from '../bus/index.js';
+import { BusUnavailableError, BusUnconfirmedError } from '../bus/index.js';
 import type { WorkerContext } from '../context.js';
 import { Errors, LunaError } from '../errors.js';
 import { type EventBatch, encodeBatch, UUID_RE, utf8ErrorOffset } from '../events/index.js';
@@ -65,6 +65,12 @@ export function publishRoutes(table: RouteTable, paths: readonly string[], ctx: 
       await bus.publish(events, timeoutMs, idempotencyKey === undefined ? undefined : { idempotencyKey: `${account}:${idempotencyKey}` });
     } catch (err) {
       metrics.publishFailures++;
+      if (err instanceof BusUnconfirmedError) {
+        throw new LunaError(
+          Errors.Unavailable,
+          `Events were written but not confirmed by ${config.SENDER_REDIS_MIN_REPLICAS} replicas in time (${err.message}): the batch may still be delivered; a retry with the same Idempotency-Key is safe`,
+        );
+      }
       const reason = err instanceof BusUnavailableError ? err.message : 'bus error';
       if (!(err instanceof BusUnavailableError)) log.error({ request_id: ex.requestId, err }, 'bus publish failed');
       throw new LunaError(Errors.Unavailable, `Events were not published: ${reason}`);

@@ -155,7 +155,8 @@ export function buildPaths(maxListItems: number): Json {
             [Errors.BodyTooLarge, `body over ${limit('SENDER_MAX_BODY_BYTES')} bytes; the body is read and discarded, then the connection closes`],
             [
               Errors.Unavailable,
-              `the bus cannot take the publish now (Redis down or slower than ${limit('SENDER_REDIS_TIMEOUT')} seconds); nothing was published`,
+              `the bus cannot take the publish now (Redis down or slower than ${limit('SENDER_REDIS_TIMEOUT')} seconds); nothing was published. ` +
+                `Or, with ${limit('SENDER_REDIS_MIN_REPLICAS')} above 0, the batch was written but too few replicas confirmed it in time: it may still be delivered, and a retry with the same Idempotency-Key is safe (the detail says which)`,
             ],
           ]),
         },
