@@ -58,14 +58,19 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => stop('SIGINT'));
   // A worker whose supervisor is gone (even SIGKILLed) must not linger holding the port.
   process.once('disconnect', () => stop('supervisor gone'));
+  // The supervisor's rolling-restart signal is for the supervisor; a terminal hang-up reaches the
+  // whole process group, and the supervisor then replaces its workers one by one.
+  if (process.env.LUNA_SENDER_WORKER_ID !== undefined) process.on('SIGHUP', () => log.info('SIGHUP ignored: the supervisor restarts workers'));
   try {
     running = await worker.startWorker(config, { log });
   } catch (err) {
     if ((err as Error).name === 'ListenError') die((err as Error).message);
     throw err;
   }
-  // Tell a supervising parent (ours or a test) which port we got.
+  // Tell a supervising parent (ours or a test) which port we got. PM2 (`wait_ready`) waits for
+  // 'ready': during `pm2 reload` it stops the next instance only once this one accepts.
   process.send?.({ type: 'listening', port: running.port });
+  if (process.env.pm_id !== undefined) process.send?.('ready');
 }
 
 main().catch((err: unknown) => {

@@ -5,6 +5,7 @@ import { CloseCodes } from './errors.js';
 import { Registry, startSlowConsumerSweep } from './fanout/index.js';
 import { History } from './history/index.js';
 import { docsRoutes } from './http/docs-routes.js';
+import { HttpDrain } from './http/drain.js';
 import { infoRoutes } from './http/info-routes.js';
 import { mountRoutes, type RouteTable } from './http/router.js';
 import { wsFallbackRoutes } from './http/ws-fallback.js';
@@ -19,7 +20,7 @@ import { closeWith, mountWebSocket, ReplayScheduler, type SocketSet } from './ws
 export interface RunningWorker {
   readonly port: number;
   readonly context: WorkerContext;
-  /** Stop accepting, close every socket with 1001, stop the bus; reverse order of start-up. */
+  /** Stop accepting, close every socket with 1001, let HTTP requests finish, stop the bus: reverse order of start-up. */
   close(): Promise<void>;
 }
 
@@ -47,6 +48,16 @@ async function preloadHistory(bus: Bus, history: History, config: Config, log: L
   } catch (err) {
     log.warn({ err: (err as Error).message }, 'resume history not preloaded; older positions are read from the bus per resume');
   }
+}
+
+/** Quiet time (no HTTP request begun or ended) a closing worker waits for; see HttpDrain.settled. */
+const DRAIN_QUIET_MS = 250;
+/** How long clients get to answer the 1001 close frames before their connections are cut. */
+const SOCKETS_CLOSE_MS = 2000;
+
+async function waitUntil(cond: () => boolean, maxMs: number): Promise<void> {
+  const deadline = performance.now() + maxMs;
+  while (!cond() && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
 }
 
 /** One uWS app and one bus reader: the unit that the supervisor forks N times. */
@@ -95,7 +106,8 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
   docsRoutes(table, context);
   publishRoutes(table, publishPaths, context);
   wsFallbackRoutes(table, wsPaths);
-  mountRoutes(app, table, log);
+  const drain = new HttpDrain();
+  mountRoutes(app, table, log, drain);
 
   const deliver = (ev: DeliveredEvent) => {
     registry.deliver(history.append(ev), history.epoch);
@@ -133,9 +145,23 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
-      stopSweep();
+      // Stop accepting first: the kernel then sends new connections to the other listeners of the
+      // port (workers of a rolling restart: the replacement already listens). From here on every
+      // HTTP answer says `Connection: close`, so keep-alive clients move too.
       uws.us_listen_socket_close(listenSocket);
+      drain.start();
       for (const ws of [...sockets]) closeWith(ws, CloseCodes.GoingAway);
+      // Requests already here finish (a publish waits for Redis at most SENDER_REDIS_TIMEOUT), and
+      // connections accepted just before the close get their request read and answered.
+      const unfinished = await drain.settled(DRAIN_QUIET_MS, config.SENDER_REDIS_TIMEOUT * 1000 + DRAIN_QUIET_MS);
+      if (unfinished > 0) log.warn({ port, requests: unfinished }, 'shutdown: HTTP requests still unanswered');
+      // A socket upgraded meanwhile (its request was accepted before the close) goes away too; the
+      // clients answer the close frames, and then the rest (idle keep-alive connections) is cut,
+      // so no request meets a stopped bus.
+      for (const ws of [...sockets]) closeWith(ws, CloseCodes.GoingAway);
+      await waitUntil(() => sockets.size === 0, SOCKETS_CLOSE_MS);
+      stopSweep();
+      (app as unknown as { close(): void }).close();
       await bridge?.close();
       await bus.close();
       await plugins.close();

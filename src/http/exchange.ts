@@ -37,6 +37,8 @@ export class Exchange {
     readonly res: UWS.HttpResponse,
     req: UWS.HttpRequest,
     private readonly log: Logger,
+    /** While it drains (shutdown), every answer closes its connection. */
+    private readonly drain?: { readonly draining: boolean },
   ) {
     this.method = req.getCaseSensitiveMethod();
     this.path = req.getUrl();
@@ -68,7 +70,7 @@ export class Exchange {
       this.res.writeHeader('Luna-Request-Id', this.requestId);
       if (contentType !== undefined) this.res.writeHeader('Content-Type', contentType);
       if (headers) for (const k in headers) this.res.writeHeader(k, headers[k]);
-      const closing = close || this.bodyPending;
+      const closing = close || this.bodyPending || this.drain?.draining === true;
       if (closing && this.deferClose) {
         // A response may not be touched once ended (uWS 20.30 throws), yet uWS goes on feeding the
         // body to onData; so the answer goes out as one chunk of a chunked body with the response

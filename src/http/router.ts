@@ -1,6 +1,7 @@
 import { Errors, LunaError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { UWS } from '../uws.js';
+import type { HttpDrain } from './drain.js';
 import { Exchange } from './exchange.js';
 
 export type Handler = (ex: Exchange) => void | Promise<void>;
@@ -16,11 +17,12 @@ export function addRoute(table: RouteTable, method: string, path: string, handle
 /**
  * Serves every plain HTTP request through one uWS catch-all, so that the request id check, 404,
  * 405 and the error-to-response mapping live in one place. WebSocket upgrades are matched earlier
- * by the uWS `ws` routes; a non-upgrade GET on those paths reaches this table (426).
+ * by the uWS `ws` routes; a non-upgrade GET on those paths reaches this table (426). With a `drain`,
+ * every request is counted from arrival until its handler settled (the worker's shutdown waits).
  */
-export function mountRoutes(app: UWS.TemplatedApp, table: RouteTable, log: Logger): void {
+export function mountRoutes(app: UWS.TemplatedApp, table: RouteTable, log: Logger, drain?: HttpDrain): void {
   app.any('/*', (res, req) => {
-    const ex = new Exchange(res, req, log);
+    const ex = new Exchange(res, req, log, drain);
     const headerError = ex.headerError();
     if (headerError) return ex.error(headerError);
     const methods = table.get(ex.path);
@@ -33,17 +35,22 @@ export function mountRoutes(app: UWS.TemplatedApp, table: RouteTable, log: Logge
       const allow = [...Object.keys(methods), ...('GET' in methods ? ['HEAD'] : [])].join(', ');
       return ex.error(new LunaError(Errors.MethodNotAllowed, `Method '${ex.method}' is not allowed on '${ex.path}'; allowed: ${allow}`), { Allow: allow });
     }
-    run(ex, handler, log);
+    run(ex, handler, log, drain);
   });
 }
 
-function run(ex: Exchange, handler: Handler, log: Logger): void {
+function run(ex: Exchange, handler: Handler, log: Logger, drain: HttpDrain | undefined): void {
+  drain?.begin();
   try {
     const out = handler(ex);
-    if (out instanceof Promise) out.catch((err: unknown) => fail(ex, err, log));
+    if (out instanceof Promise) {
+      out.catch((err: unknown) => fail(ex, err, log)).finally(() => drain?.end());
+      return;
+    }
   } catch (err) {
     fail(ex, err, log);
   }
+  drain?.end();
 }
 
 /** LunaErrors are answers; anything else is a bug: logged with its stack, answered without it. */
