@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
-import { type Bus, type BusEvent, createRedis, redisReason, withTimeout } from '../bus/index.js';
+import { type Bus, type BusEvent, BusUnconfirmedError, createRedis, redisReason, withTimeout } from '../bus/index.js';
 import { type Config, usesRedis } from '../config/index.js';
 import { encodeBatch, parseLunaMessage } from '../events/index.js';
 import type { Logger } from '../log.js';
@@ -251,7 +251,10 @@ export class LunaBridge {
       },
       (err: unknown) => {
         this.metrics.publishFailures++;
-        this.log.error({ request_id: parsed.requestId, account: parsed.account, err: (err as Error).message }, 'LUNA message lost: the bus refused it');
+        const fields = { request_id: parsed.requestId, account: parsed.account, err: (err as Error).message };
+        // Unconfirmed (SENDER_REDIS_MIN_REPLICAS): appended, but fewer replicas than asked hold it.
+        if (err instanceof BusUnconfirmedError) this.log.warn(fields, 'LUNA message appended but not confirmed by the replicas');
+        else this.log.error(fields, 'LUNA message lost: the bus refused it');
       },
     );
   }
