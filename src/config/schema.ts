@@ -75,7 +75,7 @@ export const ConfigSchema = Type.Object(
       minimum: 1,
       maximum: 86400,
       description:
-        'Seconds a position stays resumable (`resume=`, SPEC 9): within it a resume succeeds unless the stream cap trimmed the entries; an older position with events after it is refused (410, 29010).',
+        'How far back a resume (`resume=`, SPEC 9) replays, in seconds: refused (410, 29010) when the first event after the position is older; within it a resume succeeds unless the stream cap trimmed the entries. A position with nothing after it stays resumable however old.',
     }),
     SENDER_RESUME_HISTORY_BYTES: Type.Integer({
       default: 64 * 1024 * 1024,

@@ -183,7 +183,7 @@ describe('resume', () => {
     resumed.close();
   });
 
-  test('refusals before the 101: malformed token 400, foreign epoch, ahead of the stream, older than the window', async () => {
+  test('refusals before the 101: malformed token 400, foreign epoch, ahead of the stream', async () => {
     const c = await sub('positions=1');
     const [epoch, id] = streamPosition(c).split(':');
     c.close();
@@ -196,7 +196,6 @@ describe('resume', () => {
     const cases: [string, RegExp][] = [
       [`other${epoch.slice(5)}:${id}`, /epoch changed/],
       [`${epoch}:${Date.now() + 3_600_000}-0`, /position ahead of the stream/],
-      [`${epoch}:1-0`, /position no longer retained/],
     ];
     await publishEvents(1);
     for (const [token, why] of cases) {
@@ -204,6 +203,47 @@ describe('resume', () => {
       assert.equal(r.status, 410, token);
       assert.equal(r.body.error_code, 29010);
       assert.match(r.body.detail, why);
+    }
+  });
+
+  test('the window counts from the first missed event: older than SENDER_RESUME_WINDOW is refused', async () => {
+    const g = await startGateway({ SENDER_RESUME_WINDOW: '1' });
+    try {
+      const c = await sub('positions=1', ACCOUNT, g);
+      const token = streamPosition(c);
+      await publishEvents(1, ACCOUNT, g);
+      await sentinel([c], ACCOUNT, g);
+      // Real time has to pass for an event to age past the window; nothing is measured.
+      await new Promise((r) => setTimeout(r, 1100));
+      const r = await refusedWith(`resume=${encodeURIComponent(token)}`, ACCOUNT, g);
+      assert.equal(r.status, 410);
+      assert.match(r.body.detail, /position no longer retained/);
+      // The last frame's position has nothing after it: still resumable, however old.
+      const last = await sub(`resume=${encodeURIComponent(positionOf(c.messages[c.messages.length - 1]))}`, ACCOUNT, g);
+      await sentinel([c, last], ACCOUNT, g);
+      assert.equal(last.messages.length, 1, 'only the new sentinel');
+      c.close();
+      last.close();
+    } finally {
+      await g.stop();
+    }
+  });
+
+  test('regression: the position of an empty stream (<epoch>:0-0) resumes (was refused as older than the window)', async () => {
+    const g = await startGateway();
+    try {
+      const twin = await sub('positions=1', ACCOUNT, g);
+      const token = streamPosition(twin);
+      assert.match(token, /:0-0$/);
+      await publishEvents(3, ACCOUNT, g);
+      await sentinel([twin], ACCOUNT, g);
+      const resumed = await sub(`resume=${encodeURIComponent(token)}`, ACCOUNT, g);
+      await sentinel([twin, resumed], ACCOUNT, g);
+      assert.deepEqual(resumed.messages, twin.messages);
+      twin.close();
+      resumed.close();
+    } finally {
+      await g.stop();
     }
   });
 
