@@ -98,7 +98,7 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
   const wsPaths = API_PREFIXES.map((api) => `/${api}/ws`);
   const publishPaths = API_PREFIXES.map((api) => `/${api}/publish`);
   // Positions and resume (SPEC 9): every delivered event enters the history first, then the fan-out.
-  const history = new History({ maxBytes: config.SENDER_RESUME_HISTORY_BYTES, windowMs: config.SENDER_RESUME_WINDOW * 1000 });
+  const history = new History({ maxBytes: config.SENDER_RESUME_HISTORY_BYTES });
   const replays = new ReplayScheduler();
   mountWebSocket(app, wsPaths, context, registry, sockets, { history, replays });
   const table: RouteTable = new Map();

@@ -75,13 +75,13 @@ export const ConfigSchema = Type.Object(
       minimum: 1,
       maximum: 86400,
       description:
-        'How far back a resume (`resume=`, SPEC 9) replays, in seconds: refused (410, 29010) when the first event after the position is older; within it a resume succeeds unless the stream cap trimmed the entries. A position with nothing after it stays resumable however old.',
+        'How far back a resume (`resume=`, SPEC 9) replays, in seconds: refused (410, 29010) when an event the subscriber missed (its account, its filter) is older; within it a resume succeeds unless the stream cap trimmed the entries. A quiet subscriber that missed nothing resumes however old its position.',
     }),
     SENDER_RESUME_HISTORY_BYTES: Type.Integer({
       default: 64 * 1024 * 1024,
       minimum: 0,
       description:
-        'Bytes of recent events each worker keeps in memory for resuming subscribers (frames and facts, plus ~160 bytes per event), at most SENDER_RESUME_WINDOW seconds of them; shared by all resumers. A resume older than what is held reads the rest from the Redis stream once.',
+        'Bytes of recent events each worker keeps in memory for resuming subscribers (frames and facts, plus ~160 bytes per event); shared by all resumers. A resume older than what is held reads the rest from the Redis stream once.',
     }),
     SENDER_REDIS_TIMEOUT: Type.Number({
       default: 2,

@@ -25,13 +25,11 @@ const ENTRY_OVERHEAD = 160;
 export interface HistoryOptions {
   /** SENDER_RESUME_HISTORY_BYTES: frames and facts held at most. */
   readonly maxBytes: number;
-  /** SENDER_RESUME_WINDOW in ms: entries older than this (by their id's time) are dropped. */
-  readonly windowMs: number;
 }
 
 /**
  * The bounded in-memory history of one worker (SPEC 9): every event the bus delivered here, in
- * order, for as long as the window and the byte bound allow. Resuming subscribers replay from it,
+ * order, as far back as the byte bound allows. Resuming subscribers replay from it,
  * all sharing one copy, so a resume storm costs no Redis read per subscriber per event; live
  * `positions=1` topics take their frames from it too. Invariant: every event of the current epoch
  * with an id above `floorId` is held, in delivery order.
@@ -101,16 +99,20 @@ export class History {
     this.lastMs = ms;
     this.lastIdSeq = idSeq;
     this.bytes += ev.frame.byteLength + ev.facts.byteLength + ENTRY_OVERHEAD;
-    this.trim(ms - this.options.windowMs);
+    this.trim();
     return e;
   }
 
-  /** Drops from the head past the byte bound or older than `oldestMs`; compacts now and then. */
-  private trim(oldestMs: number): void {
+  /**
+   * Drops from the head past the byte bound; compacts now and then. Not by age: a resume checks
+   * the age of what it would replay itself (ws/resume.ts), and a quiet subscriber's position, old
+   * but with nothing it wants after it, must stay covered.
+   */
+  private trim(): void {
     const max = this.options.maxBytes;
     while (this.head < this.entries.length) {
       const e = this.entries[this.head];
-      if (this.bytes <= max && e.ms >= oldestMs) break;
+      if (this.bytes <= max) break;
       this.bytes -= e.frame.byteLength + e.facts.byteLength + ENTRY_OVERHEAD;
       this.head++;
       this.setFloor(e.id);

@@ -1,10 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import { CloseCodes } from '../errors.js';
-import type { Compiled, Registry } from '../fanout/index.js';
-import { compareMsSeq, type Entry, entryFacts, type History, positionedFrame } from '../history/index.js';
+import type { Registry } from '../fanout/index.js';
+import { compareMsSeq, type Entry, type History, positionedFrame } from '../history/index.js';
 import type { Metrics } from '../metrics.js';
 import type { UWS } from '../uws.js';
 import { closeWith } from './close.js';
+import { wanted } from './resume.js';
 import type { Subscriber } from './subscriber.js';
 
 /** Replay pauses a socket whose unsent data passes this, until uWS reports it drained. */
@@ -78,7 +79,7 @@ export class Replay {
           if (compareMsSeq(e.ms, e.idSeq, this.afterMs, this.afterSeq) <= 0) continue;
         }
         examined++;
-        if (e.account !== sub.account || !matches(sub.compiled, e)) continue;
+        if (!wanted(e, sub)) continue;
         const r = this.ws.send(positionedFrame(e, epoch), false, false);
         sent++;
         if (r === 2) {
@@ -107,12 +108,6 @@ export class Replay {
     this.state = 'done';
     this.ws.getUserData().replay = undefined;
   }
-}
-
-function matches(c: Compiled, e: Entry): boolean {
-  if (c.matchesAll) return true;
-  const f = entryFacts(e);
-  return f !== null && c.predicate(f);
 }
 
 /**

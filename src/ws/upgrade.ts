@@ -105,7 +105,7 @@ export function upgradeHandler(
       metrics.resumesRefused++;
       refuse(check.error, result.requestId);
     };
-    const check = checkResume(result.resume, rc);
+    const check = checkResume(result.resume, { account: result.account, compiled }, rc);
     if (!(check instanceof Promise)) return decided(check);
     let aborted = false;
     res.onAborted(() => {

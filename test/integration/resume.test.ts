@@ -229,6 +229,26 @@ describe('resume', () => {
     }
   });
 
+  test('a quiet subscriber (its filter rarely matches) resumes an old position when it missed nothing, even with other events after it', async () => {
+    const g = await startGateway({ SENDER_RESUME_WINDOW: '1' });
+    try {
+      const quiet = await sub('positions=1&gender=1', ACCOUNT, g);
+      await sentinel([quiet], ACCOUNT, g);
+      const token = positionOf(quiet.messages[0]);
+      quiet.close();
+      // Only events it does not want, then real time past the window (nothing is measured).
+      await publishEvents(1, OTHER_ACCOUNT, g);
+      await new Promise((r) => setTimeout(r, 1100));
+      await publishEvents(2, OTHER_ACCOUNT, g);
+      const resumed = await sub(`gender=1&resume=${encodeURIComponent(token)}`, ACCOUNT, g);
+      await sentinel([resumed], ACCOUNT, g);
+      assert.equal(resumed.messages.length, 1, 'nothing missed, then the new sentinel');
+      resumed.close();
+    } finally {
+      await g.stop();
+    }
+  });
+
   test('regression: the position of an empty stream (<epoch>:0-0) resumes (was refused as older than the window)', async () => {
     const g = await startGateway();
     try {
