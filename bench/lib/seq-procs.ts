@@ -89,3 +89,20 @@ export function codesText(codes: Record<string, number>): string {
   const e = Object.entries(codes);
   return e.length === 0 ? '-' : e.map(([k, v]) => `${k}x${v}`).join(' ');
 }
+
+/**
+ * Publishes one event (without `n`: subscribers ignore it) and waits for its 201, so the stream is
+ * not empty when the subscribers connect. On an empty stream a 101 names `<epoch>:0-0`, and the
+ * gateway refuses a later resume from it as older than SENDER_RESUME_WINDOW (the id's time is 0)
+ * once anything was published; --no-prime shows that case.
+ */
+export async function primeStream(port: number, account: string): Promise<void> {
+  const { Agent } = await import('node:http');
+  const { postPublish } = await import('./post-publish.js');
+  const { publishBody } = await import('../fanout/events.js');
+  const agent = new Agent({ keepAlive: false });
+  await new Promise<void>((resolve, reject) =>
+    postPublish(port, account, agent, publishBody(['{"ts":0,"prime":1}']), (error) => (error === undefined ? resolve() : reject(new Error(`prime: ${error}`)))),
+  );
+  agent.destroy();
+}
