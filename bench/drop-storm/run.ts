@@ -3,7 +3,18 @@ import { ACCOUNT } from '../fanout/events.js';
 import { list, num, parseArgs } from '../lib/args.js';
 import { treeCpuSeconds } from '../lib/proc.js';
 import { type Proc, request, sleep, startRedis, withProcs } from '../lib/procs.js';
-import { all, codesText, lastAcked, primeStream, type SubStatus, sourceIps, startSeqPublisher, startSeqSubscribers, sumStatus, sumVerdicts } from '../lib/seq-procs.js';
+import {
+  all,
+  codesText,
+  lastAcked,
+  primeStream,
+  type SubStatus,
+  sourceIps,
+  startSeqPublisher,
+  startSeqSubscribers,
+  sumStatus,
+  sumVerdicts,
+} from '../lib/seq-procs.js';
 import type { SeqPublished } from '../lib/seq-publisher.js';
 import type { Verdict } from '../lib/seq-subscribers.js';
 import { startServer } from '../lib/servers.js';
@@ -79,7 +90,12 @@ export async function runDropStorm(o: DropStormOptions): Promise<DropStormRow[]>
       await Promise.all(
         clients.map((p, c) => {
           const count = Math.floor(o.subs / o.clients) + (c < o.subs % o.clients ? 1 : 0);
-          return request(p, { cmd: 'open', port: server.port, account: ACCOUNT, count, query, sourceIps: sourceIps(o.sourceIps), concurrency: 50 }, 'opened', 120000);
+          return request(
+            p,
+            { cmd: 'open', port: server.port, account: ACCOUNT, count, query, sourceIps: sourceIps(o.sourceIps), concurrency: 50 },
+            'opened',
+            120000,
+          );
         }),
       );
       await sleep(200);
@@ -105,9 +121,7 @@ export async function runDropStorm(o: DropStormOptions): Promise<DropStormRow[]>
       const windowS = (performance.now() - t0) / 1000;
       const cpuS = treeCpuSeconds(server.proc.pid) + (redis ? treeCpuSeconds(redis.proc.pid) : 0) - cpu0;
       const loadCpuPct = ((loadCpu() - load0) / windowS) * 100;
-      const verdict = sumVerdicts(
-        await all<Verdict>(clients, { cmd: 'verify', published, expect: variant === 'resume' ? 'all' : 'windows' }, 'verified'),
-      );
+      const verdict = sumVerdicts(await all<Verdict>(clients, { cmd: 'verify', published, expect: variant === 'resume' ? 'all' : 'windows' }, 'verified'));
       rows.push({ variant, published: published.ackedEvents, failedBatches: published.failedBatches, verdict, status, cpuS, loadCpuPct, windowS });
       process.stderr.write(
         `drop-storm: ${variant}: ${((verdict.delivered / verdict.expected) * 100).toFixed(3)} % delivered, ${verdict.dups} duplicates, ${verdict.order} order violations\n`,
@@ -167,7 +181,7 @@ export function printDropStorm(o: DropStormOptions, rows: DropStormRow[]): void 
   );
   process.stdout.write(
     'expected: resume, every acknowledged event since the first connect; otherwise every acknowledged event sent while connected (101 to drop). ' +
-      'extra: received but not expected (sent just before a plain reconnect\'s 101). delivered % = delivered / expected.\n',
+      "extra: received but not expected (sent just before a plain reconnect's 101). delivered % = delivered / expected.\n",
   );
   for (const r of rows) {
     if (r.verdict.gaps.length > 0 && r.variant === 'resume') process.stdout.write(`resume gaps: ${r.verdict.gaps.join('; ')}\n`);

@@ -1,4 +1,7 @@
-import { CLIENT_CPU, nodeScript, type Proc, request, start, BUILD } from './procs.js';
+import { Agent } from 'node:http';
+import { publishBody } from '../fanout/events.js';
+import { postPublish } from './post-publish.js';
+import { BUILD, CLIENT_CPU, nodeScript, type Proc, request, start } from './procs.js';
 import type { SeqPublished } from './seq-publisher.js';
 import type { Verdict } from './seq-subscribers.js';
 
@@ -33,7 +36,21 @@ export function all<T>(procs: Proc[], msg: object, reply: string, timeoutMs = 12
 }
 
 export function sumVerdicts(vs: Verdict[]): Verdict {
-  const out: Verdict = { subs: 0, expected: 0, delivered: 0, missing: 0, extra: 0, dups: 0, order: 0, subsMissing: 0, subsDup: 0, subsOrder: 0, minPct: 100, connections: 0, gaps: [] };
+  const out: Verdict = {
+    subs: 0,
+    expected: 0,
+    delivered: 0,
+    missing: 0,
+    extra: 0,
+    dups: 0,
+    order: 0,
+    subsMissing: 0,
+    subsDup: 0,
+    subsOrder: 0,
+    minPct: 100,
+    connections: 0,
+    gaps: [],
+  };
   for (const v of vs) {
     for (const k of Object.keys(out) as (keyof Verdict)[]) if (k !== 'minPct' && k !== 'gaps') out[k] += v[k];
     out.gaps.push(...v.gaps);
@@ -97,9 +114,6 @@ export function codesText(codes: Record<string, number>): string {
  * once anything was published; --no-prime shows that case.
  */
 export async function primeStream(port: number, account: string): Promise<void> {
-  const { Agent } = await import('node:http');
-  const { postPublish } = await import('./post-publish.js');
-  const { publishBody } = await import('../fanout/events.js');
   const agent = new Agent({ keepAlive: false });
   await new Promise<void>((resolve, reject) =>
     postPublish(port, account, agent, publishBody(['{"ts":0,"prime":1}']), (error) => (error === undefined ? resolve() : reject(new Error(`prime: ${error}`)))),

@@ -200,7 +200,21 @@ export interface Verdict {
  * sent just before a plain reconnect's 101 that it got anyway).
  */
 function verify(pub: SeqPublished, expect: 'all' | 'windows'): Verdict {
-  const v: Verdict = { subs: subs.length, expected: 0, delivered: 0, missing: 0, extra: 0, dups: 0, order: 0, subsMissing: 0, subsDup: 0, subsOrder: 0, minPct: 100, connections: 0, gaps: [] };
+  const v: Verdict = {
+    subs: subs.length,
+    expected: 0,
+    delivered: 0,
+    missing: 0,
+    extra: 0,
+    dups: 0,
+    order: 0,
+    subsMissing: 0,
+    subsDup: 0,
+    subsOrder: 0,
+    minPct: 100,
+    connections: 0,
+    gaps: [],
+  };
   for (const s of subs) {
     let exp = 0;
     let got = 0;

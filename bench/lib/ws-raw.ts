@@ -114,13 +114,7 @@ export class HandshakeError extends Error {
  * the client end to another loopback source address (127.0.0.x), so many thousands of connections
  * (and reconnections, whose old ends sit in TIME_WAIT) do not exhaust one address's ephemeral ports.
  */
-export function connectWs(
-  port: number,
-  path: string,
-  headers: Record<string, string> = {},
-  timeoutMs = 10000,
-  localAddress?: string,
-): Promise<RawWs> {
+export function connectWs(port: number, path: string, headers: Record<string, string> = {}, timeoutMs = 10000, localAddress?: string): Promise<RawWs> {
   return new Promise((resolve, reject) => {
     const socket = tcpConnect({ host: '127.0.0.1', port, noDelay: true, localAddress });
     let acc: Buffer = Buffer.alloc(0);

@@ -110,7 +110,18 @@ export function printPositions(o: PositionsOptions, rows: PositionsRow[]): void 
   }
   printTable(
     `Positions: CPU per delivery with and without positions=1, ${o.subs} subscribers each (${mixText}), product on Redis, R=${o.rate} ev/s, B=${o.batch}, T=${o.seconds}s per round, ${o.reps} rounds each, interleaved`,
-    ['subscriptions', 'payload', 'us/delivery per round', 'median us/delivery', 'frames (median round)', 'bad subs (all rounds)', 'p50 ms', 'p99 ms', 'RSS MB', 'load-gen CPU % (median)'],
+    [
+      'subscriptions',
+      'payload',
+      'us/delivery per round',
+      'median us/delivery',
+      'frames (median round)',
+      'bad subs (all rounds)',
+      'p50 ms',
+      'p99 ms',
+      'RSS MB',
+      'load-gen CPU % (median)',
+    ],
     out,
   );
   printTable(
