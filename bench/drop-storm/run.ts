@@ -150,6 +150,7 @@ export function printDropStorm(o: DropStormOptions, rows: DropStormRow[]): void 
       'order violations',
       'delivered %',
       'worst sub %',
+      'of all events %',
       'refused',
       'other closes',
       'server+redis CPU s',
@@ -172,6 +173,7 @@ export function printDropStorm(o: DropStormOptions, rows: DropStormRow[]): void 
         v.order,
         ((v.delivered / v.expected) * 100).toFixed(3),
         v.minPct.toFixed(3),
+        ((v.delivered / v.subs / r.published) * 100).toFixed(1),
         r.status.refused,
         codesText(r.status.closeCodes),
         r.cpuS,
@@ -181,7 +183,7 @@ export function printDropStorm(o: DropStormOptions, rows: DropStormRow[]): void 
   );
   process.stdout.write(
     'expected: resume, every acknowledged event since the first connect; otherwise every acknowledged event sent while connected (101 to drop). ' +
-      "extra: received but not expected (sent just before a plain reconnect's 101). delivered % = delivered / expected.\n",
+      "extra: received but not expected (sent just before a plain reconnect's 101). delivered % = delivered / expected; of all events % = delivered per subscriber / events published.\n",
   );
   for (const r of rows) {
     if (r.verdict.gaps.length > 0 && r.variant === 'resume') process.stdout.write(`resume gaps: ${r.verdict.gaps.join('; ')}\n`);
