@@ -86,6 +86,7 @@ export async function runPositions(o: PositionsOptions): Promise<PositionsRow[]>
 }
 
 export function printPositions(o: PositionsOptions, rows: PositionsRow[]): void {
+  const minCpu = Math.min(...rows.flatMap((r) => [...r.plain, ...r.positions].map((x) => x.cpuS)));
   const mixText = o.mix === 'none' ? 'no filters' : 'filter mix ½ gender=1, ¼ age 30..50, ¼ none';
   const out: (string | number)[][] = [];
   for (const row of rows) {
@@ -100,6 +101,7 @@ export function printPositions(o: PositionsOptions, rows: PositionsRow[]): void 
         rs.map((r) => r.usPerDelivery.toFixed(2)).join(', '),
         median(rs.map((r) => r.usPerDelivery)),
         m.received,
+        median(rs.map((r) => r.cpuS)),
         rs.reduce((a, r) => a + r.badSubs, 0),
         m.p50,
         m.p99,
@@ -116,6 +118,7 @@ export function printPositions(o: PositionsOptions, rows: PositionsRow[]): void 
       'us/delivery per round',
       'median us/delivery',
       'frames (median round)',
+      'server CPU s per round',
       'bad subs (all rounds)',
       'p50 ms',
       'p99 ms',
@@ -133,6 +136,11 @@ export function printPositions(o: PositionsOptions, rows: PositionsRow[]): void 
       return [row.payload, a, b, `${(b / a).toFixed(3)}x`, `${(((b - a) / a) * 100).toFixed(1)} %`];
     }),
   );
+  // /proc counts CPU in 10 ms ticks: a round with little CPU cannot resolve a few per cent.
+  if (minCpu < 1)
+    process.stdout.write(
+      `note: a round used as little as ${minCpu.toFixed(2)} s of server CPU; at 10 ms ticks that is +-${(1 / minCpu).toFixed(0)} % per round: lengthen --seconds or raise --subs to judge 5 %\n`,
+    );
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
