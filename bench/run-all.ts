@@ -1,9 +1,12 @@
+import { dropStormOptions, printDropStorm, runDropStorm } from './drop-storm/run.js';
 import { fanoutOptions, printFanout, runFanout } from './fanout/run.js';
 import { handshakeOptions, printHandshake, runHandshake } from './handshake/run.js';
 import { list, parseArgs } from './lib/args.js';
 import { manyFiltersOptions, printManyFilters, runManyFilters } from './many-filters/run.js';
 import { memoryOptions, printMemory, runMemory } from './memory/run.js';
+import { positionsOptions, printPositions, runPositions } from './positions/run.js';
 import { printPublish, publishOptions, runPublish } from './publish/run.js';
+import { printResumeStorm, resumeStormOptions, runResumeStorm } from './resume-storm/run.js';
 
 /**
  * The one command (`npm run bench`): every benchmark with modest defaults (about 8-10 minutes on
@@ -11,9 +14,12 @@ import { printPublish, publishOptions, runPublish } from './publish/run.js';
  *   node build/bench/run-all.js --only fanout,memory --reps 5 --subs 5000 --find-max
  * By default the fan-out runs the filter mix, then the same load without filters (product vs
  * ceiling), then --find-max (B=1) with --find-subs (200) subscribers; 2 repetitions of fixed-rate runs.
+ * The positions and storm benchmarks run smaller here than their own defaults (about 2 minutes
+ * together): positions 3 rounds of 5 s each, resume storm away --storm-away (10) s, drop storm
+ * --drop-seconds (30) s per variant; their own commands (bench/README.md) give the full sizes.
  */
 const args = parseArgs();
-const only = new Set(list(args, 'only', ['fanout', 'many-filters', 'handshake', 'memory', 'publish']));
+const only = new Set(list(args, 'only', ['fanout', 'many-filters', 'handshake', 'memory', 'publish', 'positions', 'resume-storm', 'drop-storm']));
 if (!args.has('reps')) args.set('reps', '2');
 if (!args.has('find-max') && !args.has('no-find-max')) args.set('find-max', 'true');
 if (!args.has('find-seconds')) args.set('find-seconds', '4');
@@ -54,6 +60,30 @@ async function main(): Promise<void> {
   if (only.has('publish')) {
     const o = publishOptions(args);
     printPublish(o, await runPublish(o));
+  }
+  if (only.has('positions')) {
+    const o = { ...positionsOptions(args), reps: Number(args.get('positions-reps') ?? 3), seconds: Number(args.get('positions-seconds') ?? 5) };
+    printPositions(o, await runPositions(o));
+  }
+  if (only.has('resume-storm')) {
+    // --away, --subs and --rate mean other things to other benchmarks: storm-prefixed flags here.
+    const m = new Map(args);
+    m.set('away', args.get('storm-away') ?? '10');
+    m.set('subs', args.get('storm-subs') ?? '2000');
+    m.set('rate', args.get('storm-rate') ?? '100');
+    m.set('batch', args.get('storm-batch') ?? '5');
+    const o = resumeStormOptions(m);
+    printResumeStorm(o, await runResumeStorm(o));
+  }
+  if (only.has('drop-storm')) {
+    const m = new Map(args);
+    m.set('seconds', args.get('drop-seconds') ?? '30');
+    m.set('subs', args.get('drop-subs') ?? '200');
+    m.set('rate', args.get('drop-rate') ?? '200');
+    m.set('batch', args.get('drop-batch') ?? '5');
+    m.delete('away');
+    const o = dropStormOptions(m);
+    printDropStorm(o, await runDropStorm(o));
   }
   process.stdout.write(`\ntotal ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
 }

@@ -41,6 +41,8 @@ export interface FanoutOptions {
   mix: string;
   /** The product's bus: 'redis' (default) or 'memory' (in-process, no Redis). */
   bus: string;
+  /** `--positions`: every subscription asks for `positions=1` (SPEC 9; product only). */
+  positions: boolean;
 }
 
 export function fanoutOptions(args: Map<string, string>): FanoutOptions {
@@ -65,6 +67,7 @@ export function fanoutOptions(args: Map<string, string>): FanoutOptions {
     maxRate: num(args, 'max-rate', 20000),
     mix: args.get('mix') ?? 'default',
     bus: args.get('bus') ?? 'redis',
+    positions: args.get('positions') === 'true',
   };
 }
 
@@ -86,18 +89,21 @@ export interface FindMaxRow {
   steps: RunResult[];
 }
 
-/** `--mix none`: every subscriber unfiltered, so product and ceiling deliver the same frames. */
-function subscriptions(n: number, mix: string): Subscription[] {
+/**
+ * `--mix none`: every subscriber unfiltered, so product and ceiling deliver the same frames.
+ * `positions`: each asks for `positions=1` as well.
+ */
+export function subscriptions(n: number, mix: string, positions = false): Subscription[] {
   const out: Subscription[] = [];
   for (let j = 0; j < n; j++) {
     const c = mix === 'none' ? FILTER_MIX.length - 1 : classOf(j);
-    const q = FILTER_MIX[c].query;
+    const q = [FILTER_MIX[c].query, positions ? 'positions=1' : ''].filter(Boolean).join('&');
     out.push({ path: q ? `/2/ws?${q}` : '/2/ws', group: c });
   }
   return out;
 }
 
-function pickMedian(rs: RunResult[]): RunResult {
+export function pickMedian(rs: RunResult[]): RunResult {
   const m = median(rs.map((r) => r.usPerDelivery));
   return rs.reduce((best, r) => (Math.abs(r.usPerDelivery - m) < Math.abs(best.usPerDelivery - m) ? r : best));
 }
@@ -114,7 +120,7 @@ function failReason(r: RunResult, o: FanoutOptions, targetRate: number): string 
 export async function runFanout(o: FanoutOptions): Promise<{ rows: FanoutRow[]; maxRows: FindMaxRow[] }> {
   const rows: FanoutRow[] = [];
   const maxRows: FindMaxRow[] = [];
-  const subs = subscriptions(o.subs, o.mix);
+  const subs = subscriptions(o.subs, o.mix, o.positions);
   for (const kind of o.servers) {
     await withProcs(async () => {
       const redis = kind === 'product' && o.bus === 'redis' ? await startRedis() : undefined;
@@ -177,7 +183,7 @@ export function printFanout(o: FanoutOptions, rows: FanoutRow[], maxRows: FindMa
 
 function printRows(o: FanoutOptions, rows: FanoutRow[]): void {
   printTable(
-    `Fan-out: ${o.subs} subscribers (${o.mix === 'none' ? 'no filters: every server delivers the same frames' : 'filter mix ½ gender=1, ¼ age 30..50, ¼ none'}), R=${o.rate} ev/s, B=${o.batch}, T=${o.seconds}s, median of ${o.reps}${o.bus === 'memory' ? ', product on the in-process bus' : ''}`,
+    `Fan-out: ${o.subs} subscribers (${o.mix === 'none' ? 'no filters: every server delivers the same frames' : 'filter mix ½ gender=1, ¼ age 30..50, ¼ none'}), R=${o.rate} ev/s, B=${o.batch}, T=${o.seconds}s, median of ${o.reps}${o.bus === 'memory' ? ', product on the in-process bus' : ''}${o.positions ? ', subscriptions with positions=1' : ''}`,
     [
       'server',
       'payload',

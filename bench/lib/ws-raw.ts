@@ -20,6 +20,8 @@ export class RawWs {
   onFrame: FrameHandler = () => undefined;
   onClose: (code: number) => void = () => undefined;
   closed = false;
+  /** The 101 response head (status line and headers, latin1), for headers such as Luna-Stream-Position. */
+  head = '';
   private pending: Buffer | null = null;
 
   constructor(readonly socket: Socket) {
@@ -107,10 +109,14 @@ export class HandshakeError extends Error {
   }
 }
 
-/** Opens a WebSocket on 127.0.0.1:port; resolves once the 101 has been read. */
-export function connectWs(port: number, path: string, headers: Record<string, string> = {}, timeoutMs = 10000): Promise<RawWs> {
+/**
+ * Opens a WebSocket on 127.0.0.1:port; resolves once the 101 has been read. `localAddress` binds
+ * the client end to another loopback source address (127.0.0.x), so many thousands of connections
+ * (and reconnections, whose old ends sit in TIME_WAIT) do not exhaust one address's ephemeral ports.
+ */
+export function connectWs(port: number, path: string, headers: Record<string, string> = {}, timeoutMs = 10000, localAddress?: string): Promise<RawWs> {
   return new Promise((resolve, reject) => {
-    const socket = tcpConnect({ host: '127.0.0.1', port, noDelay: true });
+    const socket = tcpConnect({ host: '127.0.0.1', port, noDelay: true, localAddress });
     let acc: Buffer = Buffer.alloc(0);
     const timer = setTimeout(() => {
       socket.destroy();
@@ -145,10 +151,18 @@ export function connectWs(port: number, path: string, headers: Record<string, st
       clearTimeout(timer);
       socket.off('data', onData);
       socket.off('error', fail);
+      // Frames may follow the 101 in the same chunk (a resumed subscription's replay does): hold
+      // them, and the socket, until the caller has set onFrame (its await resumes in a microtask,
+      // before the next macrotask), so none is handed to the default handler and order is kept.
+      socket.pause();
       const ws = new RawWs(socket);
-      const rest = acc.subarray(end + 4);
+      ws.head = head;
+      const rest = Buffer.from(acc.subarray(end + 4));
       resolve(ws);
-      if (rest.length > 0) ws.onData(Buffer.from(rest));
+      setImmediate(() => {
+        if (rest.length > 0 && !ws.closed) ws.onData(rest);
+        socket.resume();
+      });
     };
     socket.on('data', onData);
   });
@@ -184,6 +198,50 @@ export function readTs(buf: Buffer, start: number, end: number): number {
     }
   }
   return NaN;
+}
+
+/** A response header of the 101 (case-insensitive name), or undefined. */
+export function headerOf(head: string, name: string): string | undefined {
+  const m = new RegExp(`^${name}:[ \\t]*(.*?)[ \\t]*$`, 'im').exec(head);
+  return m?.[1];
+}
+
+/**
+ * Reads the non-negative integer after `marker` (e.g. `"n":`) within the first `within` bytes of a
+ * frame payload, without decoding it; -1 when absent.
+ */
+export function readIntAfter(buf: Buffer, start: number, end: number, marker: Buffer, within = 96): number {
+  const lim = Math.min(end - marker.length, start + within);
+  let at = -1;
+  for (let i = start; i < lim && at < 0; i++) {
+    if (buf[i] !== marker[0]) continue;
+    let k = 1;
+    while (k < marker.length && buf[i + k] === marker[k]) k++;
+    if (k === marker.length) at = i;
+  }
+  if (at < 0) return -1;
+  let j = at + marker.length;
+  while (buf[j] === 0x20) j++;
+  let v = 0;
+  let c = buf[j];
+  if (!(c >= 0x30 && c <= 0x39)) return -1;
+  while (c >= 0x30 && c <= 0x39 && j < end) {
+    v = v * 10 + (c - 0x30);
+    c = buf[++j];
+  }
+  return v;
+}
+
+/**
+ * The token of a `positions=1` frame, read from its end (`…, "position": "<token>"}`, SPEC 9);
+ * '' when the frame does not end that way.
+ */
+export function readPosition(buf: Buffer, start: number, end: number): string {
+  if (end - start < 4 || buf[end - 1] !== 0x7d || buf[end - 2] !== 0x22) return '';
+  const close = end - 2;
+  const lim = Math.max(start, close - 90);
+  for (let i = close - 1; i >= lim; i--) if (buf[i] === 0x22) return buf.toString('latin1', i + 1, close);
+  return '';
 }
 
 /** Runs `fn` over `items` with at most `concurrency` in flight. */
