@@ -109,9 +109,9 @@ export function codesText(codes: Record<string, number>): string {
 
 /**
  * Publishes one event (without `n`: subscribers ignore it) and waits for its 201, so the stream is
- * not empty when the subscribers connect. On an empty stream a 101 names `<epoch>:0-0`, and the
- * gateway refuses a later resume from it as older than SENDER_RESUME_WINDOW (the id's time is 0)
- * once anything was published; --no-prime shows that case.
+ * not empty when the subscribers connect. Kept for comparison with earlier runs: the gateway used
+ * to refuse a resume from an empty stream's `<epoch>:0-0` (fixed: the window now applies to the
+ * events the subscriber missed); --no-prime runs without it.
  */
 export async function primeStream(port: number, account: string): Promise<void> {
   const agent = new Agent({ keepAlive: false });
