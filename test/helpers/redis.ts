@@ -25,10 +25,10 @@ export interface TestRedis {
   start(): Promise<void>;
 }
 
-/** One PING over a raw socket; resolves true on +PONG. */
-function ping(port: number): Promise<boolean> {
+/** One PING over a raw socket; resolves true on +PONG (false on anything else within 500 ms). */
+export function redisPing(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
-    const sock = createConnection({ port, host: '127.0.0.1' });
+    const sock = createConnection({ port, host });
     const done = (ok: boolean) => {
       sock.destroy();
       resolve(ok);
@@ -56,7 +56,7 @@ export async function startRedis(extraArgs: readonly string[] = []): Promise<Tes
     const deadline = Date.now() + 10000;
     while (Date.now() < deadline) {
       if (proc.exitCode !== null) throw new Error(`redis-server exited with ${proc.exitCode}:\n${output}`);
-      if (await ping(port)) return;
+      if (await redisPing(port)) return;
       await new Promise((r) => setTimeout(r, 20));
     }
     proc.kill('SIGKILL');

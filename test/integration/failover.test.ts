@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -9,6 +8,7 @@ import { Redis } from 'ioredis';
 import { type Gateway, startGateway } from '../helpers/gateway.js';
 import { ACCOUNT, publish, publishBody } from '../helpers/http.js';
 import { freePort } from '../helpers/port.js';
+import { redisPing } from '../helpers/redis.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 import { type Client, connect } from '../helpers/ws-client.js';
 
@@ -67,21 +67,6 @@ after(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-/** One PING over a raw socket; resolves true on +PONG. */
-function ping(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = createConnection({ port, host: '127.0.0.1' });
-    const done = (ok: boolean) => {
-      sock.destroy();
-      resolve(ok);
-    };
-    sock.setTimeout(500, () => done(false));
-    sock.once('error', () => done(false));
-    sock.once('connect', () => sock.write('PING\r\n'));
-    sock.once('data', (d) => done(d.toString().startsWith('+PONG')));
-  });
-}
-
 /** redis-server with `args` (a config file and --sentinel, or plain options), answering PING. */
 async function launch(name: string, port: number, args: string[]): Promise<Proc> {
   const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -94,7 +79,7 @@ async function launch(name: string, port: number, args: string[]): Promise<Proc>
   await waitFor(
     async () => {
       if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}:\n${out}`);
-      return ping(port);
+      return redisPing(port);
     },
     `${name} answering PING`,
     10000,

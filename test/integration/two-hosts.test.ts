@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { MAIN } from '../helpers/gateway.js';
 import { ACCOUNT, publish, publishBody } from '../helpers/http.js';
 import { createTopology, netnsUnavailable, type Topology, tcpOpens } from '../helpers/netns.js';
+import { redisPing } from '../helpers/redis.js';
 import { type Captured, spawnCaptured } from '../helpers/spawn.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 import { type Client, connect } from '../helpers/ws-client.js';
@@ -32,20 +32,6 @@ const unavailable = await netnsUnavailable();
 /** A process inside a namespace: `ip netns exec` execs it, so the child's pid is the process itself. */
 const inNs = (ns: string, command: string, args: string[], env: Record<string, string> = {}) =>
   spawnCaptured('ip', ['netns', 'exec', ns, command, ...args], env);
-
-function redisAnswers(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = createConnection({ host, port });
-    const done = (ok: boolean) => {
-      sock.destroy();
-      resolve(ok);
-    };
-    sock.setTimeout(500, () => done(false));
-    sock.once('error', () => done(false));
-    sock.once('connect', () => sock.write('PING\r\n'));
-    sock.once('data', (d) => done(d.toString().startsWith('+PONG')));
-  });
-}
 
 /** SIGTERM, SIGKILL if it has not exited within 5 s; resolves once it is gone. */
 async function stop(p: Captured | undefined): Promise<void> {
@@ -83,7 +69,7 @@ describe('two gateway hosts and Redis on a third, in network namespaces made by 
     // Protected mode would refuse the gateways: they are not on loopback and there is no password.
     const args = ['--port', String(REDIS_PORT), '--bind', redisAddr, '--protected-mode', 'no', '--save', '', '--appendonly', 'no', '--dir', dir];
     redis = inNs(topo.ns('redis'), 'redis-server', args);
-    await waitFor(() => redisAnswers(redisAddr, REDIS_PORT), `redis-server on ${redisAddr}`, 10_000);
+    await waitFor(() => redisPing(REDIS_PORT, redisAddr), `redis-server on ${redisAddr}`, 10_000);
     for (const host of ['hostA', 'hostB']) {
       const g = inNs(topo.ns(host), process.execPath, [MAIN], {
         REDIS_URL: `redis://${redisAddr}:${REDIS_PORT}`,
