@@ -89,6 +89,22 @@ function frame(eventText: string, handlerId: string, requestId: string): string 
   return `{"event": ${eventText}, "handler_id": "${handlerId}", "event-create-time": "2024-01-01T00:00:00Z", "event-end-time": "2024-01-01T00:00:01Z", "Luna-Request-id": "${requestId}"}`;
 }
 
+/** A bridge in a child process on a fresh stream, prefix and lease; `holds()` once it holds the lease. */
+function childHolder() {
+  const key = `test:bridge:${randomUUID()}`;
+  const prefix = `test-luna-${randomUUID().slice(0, 8)}`;
+  const leaseKey = `test:lease:${prefix}`;
+  const env = { REDIS_URL: redis.url, SENDER_STREAM_KEY: key, SENDER_LUNA_CHANNEL_PREFIX: prefix, LOG_LEVEL: 'silent' };
+  const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD], {
+    env: { ...process.env, ...env, TEST_LEASE_KEY: leaseKey, TEST_LEASE_TTL: String(LEASE_TTL) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise((r) => child.once('exit', r));
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  return { key, prefix, leaseKey, child, exited, holds: () => out.includes('holder'), config: loadConfig(env) };
+}
+
 describe('LunaBridge', () => {
   test('each channel message becomes one set of stream entries, byte-exact, also after a takeover', async () => {
     const { nodes, key, prefix, stop } = await startNodes(3);
@@ -137,25 +153,14 @@ describe('LunaBridge', () => {
   });
 
   test('a holder that crashes (lease not released) is replaced once its lease expires', async () => {
-    const key = `test:bridge:${randomUUID()}`;
-    const prefix = `test-luna-${randomUUID().slice(0, 8)}`;
-    const leaseKey = `test:lease:${prefix}`;
-    const env = { REDIS_URL: redis.url, SENDER_STREAM_KEY: key, SENDER_LUNA_CHANNEL_PREFIX: prefix, LOG_LEVEL: 'silent' };
     // The first holder is another process, killed with SIGKILL: nothing of it runs any more.
-    const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD], {
-      env: { ...process.env, ...env, TEST_LEASE_KEY: leaseKey, TEST_LEASE_TTL: String(LEASE_TTL) },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const exited = new Promise((r) => child.once('exit', r));
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    const config = loadConfig(env);
+    const { key, prefix, leaseKey, child, exited, holds, config } = childHolder();
     const log = createLogger('silent');
     const bus = new RedisStreamBus(config, log);
     const metrics = new Metrics();
     const bridge = new LunaBridge(config, log, bus, metrics, { leaseTtlMs: LEASE_TTL, leaseKey });
     try {
-      await waitFor(() => out.includes('holder'), 'the child to hold the lease');
+      await waitFor(holds, 'the child to hold the lease');
       await bridge.start();
       await sleep(LEASE_TTL); // a full lease period: a bridge that ignored the child's lease would hold it by now
       assert.equal(bridge.isHolder(), false, 'the lease is held by the child');
@@ -175,18 +180,8 @@ describe('LunaBridge', () => {
   });
 
   test('messages published while the lease holder is SIGKILLed are each forwarded exactly once, in order, after takeover', async () => {
-    const key = `test:bridge:${randomUUID()}`;
-    const prefix = `test-luna-${randomUUID().slice(0, 8)}`;
-    const leaseKey = `test:lease:${prefix}`;
-    const env = { REDIS_URL: redis.url, SENDER_STREAM_KEY: key, SENDER_LUNA_CHANNEL_PREFIX: prefix, LOG_LEVEL: 'silent' };
-    const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD], {
-      env: { ...process.env, ...env, TEST_LEASE_KEY: leaseKey, TEST_LEASE_TTL: String(LEASE_TTL) },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const exited = new Promise((r) => child.once('exit', r));
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    const config = loadConfig(env);
+    // The first holder is another process, killed with SIGKILL: nothing of it runs any more.
+    const { key, prefix, leaseKey, child, exited, holds, config } = childHolder();
     // Two stand-bys in this process, with the holder in the child.
     const standbys = [0, 1].map(() => {
       const log = createLogger('silent');
@@ -195,7 +190,7 @@ describe('LunaBridge', () => {
     });
     const TOTAL = 150;
     try {
-      await waitFor(() => out.includes('holder'), 'the child to hold the lease');
+      await waitFor(holds, 'the child to hold the lease');
       for (const s of standbys) await s.bridge.start();
       await waitFor(async () => (await admin.publish(`${prefix}:probe`, 'x')) === 3, 'every bridge subscribed');
       for (let k = 0; k < TOTAL; k++) {
