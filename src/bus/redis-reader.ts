@@ -7,6 +7,8 @@ import { backoffMs, createRedis, redisReason, withTimeout } from './redis-client
 import { EPOCH_RE, ensureEpoch, epochKey } from './redis-epoch.js';
 
 const READ_COUNT = 512;
+/** Recent ids kept to find where a truncated stream (a failover to a lagging replica) ends. */
+const RECENT_IDS = 10_000;
 /** Epochs a reader remembers having left: an entry that still names one belongs to the current epoch. */
 const RETIRED_EPOCHS = 64;
 
@@ -54,6 +56,9 @@ export class RedisReader {
   private handler: EventHandler | undefined;
   private loop: Promise<void> | undefined;
   private lastId = '0-0';
+  /** The ids of the last RECENT_IDS entries read, a ring (see sharedPrefixEnd). */
+  private readonly recent: string[] = new Array(RECENT_IDS).fill('');
+  private recentAt = 0;
   private epoch = '';
   private epochBytes = Buffer.alloc(0);
   private readonly retired = new Set<string>();
@@ -180,14 +185,22 @@ export class RedisReader {
     const [stored, info] = await Promise.all([withTimeout(r.get(epochKey(this.key)), this.redisTimeoutMs, () => r.disconnect()), this.streamInfo(r)]);
     const reset = info === undefined || compareIds(info.lastGeneratedId, this.lastId) < 0 || (info.entriesAdded !== undefined && info.entriesAdded < this.seen);
     if (reset) {
-      // Replace our epoch unless the publisher (or another reader) already did.
+      // The stream still carries our epoch but ends before what we read: a failover to a replica
+      // that lacked our last entries holds a prefix of what we delivered, perhaps followed by new
+      // entries. Go on after that prefix: re-reading from 0-0 would send every live subscriber
+      // the whole stream again. A deleted, recreated or emptied stream has another epoch (or none).
+      const prefixEnd = info !== undefined && stored === this.epoch ? await this.sharedPrefixEnd(r) : undefined;
+      // The tail we delivered is lost either way: replace our epoch unless the publisher (or
+      // another reader) already did.
       const epoch = await ensureEpoch(r, this.key, this.epoch, this.redisTimeoutMs);
       this.log.warn(
-        { lastId: this.lastId, lastGeneratedId: info?.lastGeneratedId ?? null, epoch: this.epoch, newEpoch: epoch },
-        'the stream was deleted or recreated; reading the new stream from its start',
+        { lastId: this.lastId, lastGeneratedId: info?.lastGeneratedId ?? null, epoch: this.epoch, newEpoch: epoch, from: prefixEnd?.id ?? '0-0' },
+        prefixEnd !== undefined
+          ? 'the stream lost entries this worker had read (a failover to a lagging replica?); going on after the part it still holds'
+          : 'the stream was deleted or recreated; reading the new stream from its start',
       );
-      this.lastId = '0-0';
-      this.seen = 0;
+      this.lastId = prefixEnd?.id ?? '0-0';
+      this.seen = prefixEnd !== undefined && info?.entriesAdded !== undefined ? info.entriesAdded - prefixEnd.after : 0;
       this.changeEpoch(epoch);
       return;
     }
@@ -199,6 +212,30 @@ export class RedisReader {
       }
     }
     this.checkGap(info);
+  }
+
+  /**
+   * The newest entry of the stream that this reader delivered (its id among the last RECENT_IDS
+   * read), found by reading the stream backwards, and how many entries follow it; undefined when
+   * none is found within RECENT_IDS entries from the end. An entry appended after the failover
+   * with exactly the id of one we read (same ms and sequence from another clock) would be taken
+   * for ours; ids from two clocks rarely meet to the millisecond and sequence.
+   */
+  private async sharedPrefixEnd(r: Redis): Promise<{ id: string; after: number } | undefined> {
+    const ours = new Set(this.recent);
+    ours.delete('');
+    let end = '+';
+    let after = 0;
+    while (after < RECENT_IDS) {
+      const page = (await withTimeout(r.xrevrange(this.key, end, '-', 'COUNT', 500), this.redisTimeoutMs, () => r.disconnect())) as [string, string[]][];
+      for (const [id] of page) {
+        if (ours.has(id)) return { id, after };
+        after++;
+      }
+      if (page.length < 500) return undefined;
+      end = `(${page[page.length - 1][0]}`;
+    }
+    return undefined;
   }
 
   /** The epoch at start: nothing to announce yet. */
@@ -275,6 +312,8 @@ export class RedisReader {
     const handler = this.handler;
     for (const [id, fields] of entries) {
       this.lastId = id.toString('latin1');
+      this.recent[this.recentAt] = this.lastId;
+      this.recentAt = (this.recentAt + 1) % RECENT_IDS;
       this.seen++;
       const e = entryEpoch(fields);
       if (e !== undefined && !e.equals(this.epochBytes)) this.entryEpochDiffers(e.toString('latin1'));
