@@ -119,6 +119,8 @@ export class ReplayScheduler {
   private readonly active = new Set<Replay>();
   /** In state `drain` or `wait`. */
   private readonly parked = new Set<Replay>();
+  /** The parked ones in state `wait`: looked at on every delivery, so kept apart from the draining. */
+  private readonly waiting = new Set<Replay>();
   private scheduled = false;
 
   add(r: Replay): void {
@@ -134,12 +136,14 @@ export class ReplayScheduler {
 
   /** A new event was delivered: replays waiting for the worker to reach their position retry. */
   delivered(): void {
-    for (const r of this.parked) if (r.state === 'wait') this.wake(r);
+    if (this.waiting.size === 0) return;
+    for (const r of this.waiting) this.wake(r);
   }
 
   private wake(r: Replay): void {
     r.state = 'run';
     this.parked.delete(r);
+    this.waiting.delete(r);
     this.active.add(r);
     this.schedule();
   }
@@ -152,6 +156,7 @@ export class ReplayScheduler {
   remove(r: Replay): void {
     this.active.delete(r);
     this.parked.delete(r);
+    this.waiting.delete(r);
   }
 
   get size(): number {
@@ -173,6 +178,7 @@ export class ReplayScheduler {
         if (r.state !== 'run') {
           this.active.delete(r);
           if (r.state !== 'done') this.parked.add(r);
+          if (r.state === 'wait') this.waiting.add(r);
         }
         if (performance.now() >= until) break;
       }
