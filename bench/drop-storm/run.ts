@@ -16,7 +16,7 @@ import {
   sumVerdicts,
 } from '../lib/seq-procs.js';
 import type { SeqPublished } from '../lib/seq-publisher.js';
-import type { Verdict } from '../lib/seq-subscribers.js';
+import type { Verdict } from '../lib/seq-verdict.js';
 import { startServer } from '../lib/servers.js';
 import { printTable } from '../lib/table.js';
 

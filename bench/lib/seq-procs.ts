@@ -3,7 +3,7 @@ import { publishBody } from '../fanout/events.js';
 import { postPublish } from './post-publish.js';
 import { BUILD, CLIENT_CPU, nodeScript, type Proc, request, start } from './procs.js';
 import type { SeqPublished } from './seq-publisher.js';
-import type { Verdict } from './seq-subscribers.js';
+import { emptyVerdict, type Verdict } from './seq-verdict.js';
 
 /** Orchestrator side of seq-publisher.ts and seq-subscribers.ts (the storm benchmarks). */
 
@@ -36,21 +36,7 @@ export function all<T>(procs: Proc[], msg: object, reply: string, timeoutMs = 12
 }
 
 export function sumVerdicts(vs: Verdict[]): Verdict {
-  const out: Verdict = {
-    subs: 0,
-    expected: 0,
-    delivered: 0,
-    missing: 0,
-    extra: 0,
-    dups: 0,
-    order: 0,
-    subsMissing: 0,
-    subsDup: 0,
-    subsOrder: 0,
-    minPct: 100,
-    connections: 0,
-    gaps: [],
-  };
+  const out = emptyVerdict();
   for (const v of vs) {
     for (const k of Object.keys(out) as (keyof Verdict)[]) if (k !== 'minPct' && k !== 'gaps') out[k] += v[k];
     out.gaps.push(...v.gaps);

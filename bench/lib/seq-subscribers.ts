@@ -1,5 +1,6 @@
 import { nowMs } from '../fanout/events.js';
 import type { SeqPublished } from './seq-publisher.js';
+import { emptyVerdict, type Verdict } from './seq-verdict.js';
 import { connectWs, HandshakeError, headerOf, pool, type RawWs, readIntAfter, readPosition } from './ws-raw.js';
 
 /**
@@ -175,23 +176,6 @@ function scheduleDrop(sub: Sub, periodMs: number, awayMs: number, firstMs?: numb
   );
 }
 
-export interface Verdict {
-  subs: number;
-  expected: number;
-  delivered: number;
-  missing: number;
-  extra: number;
-  dups: number;
-  order: number;
-  subsMissing: number;
-  subsDup: number;
-  subsOrder: number;
-  minPct: number;
-  connections: number;
-  /** The first gaps found (subscriber: first-last n missing, of what it dropped at), for diagnosis. */
-  gaps: string[];
-}
-
 /**
  * Expected for a subscriber: every acknowledged event sent (`ts`) while it was connected
  * (`windows`: some [open, close) interval; an event in flight when it dropped counts as expected,
@@ -200,21 +184,7 @@ export interface Verdict {
  * sent just before a plain reconnect's 101 that it got anyway).
  */
 function verify(pub: SeqPublished, expect: 'all' | 'windows'): Verdict {
-  const v: Verdict = {
-    subs: subs.length,
-    expected: 0,
-    delivered: 0,
-    missing: 0,
-    extra: 0,
-    dups: 0,
-    order: 0,
-    subsMissing: 0,
-    subsDup: 0,
-    subsOrder: 0,
-    minPct: 100,
-    connections: 0,
-    gaps: [],
-  };
+  const v = emptyVerdict(subs.length);
   for (const s of subs) {
     let exp = 0;
     let got = 0;

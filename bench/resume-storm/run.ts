@@ -5,7 +5,7 @@ import { treeCpuSeconds } from '../lib/proc.js';
 import { CLIENT_CPU, nodeScript, type Proc, request, sleep, startRedis, withProcs } from '../lib/procs.js';
 import { all, codesText, lastAcked, type SubStatus, sourceIps, startSeqPublisher, startSeqSubscribers, sumStatus, sumVerdicts } from '../lib/seq-procs.js';
 import type { SeqPublished } from '../lib/seq-publisher.js';
-import type { Verdict } from '../lib/seq-subscribers.js';
+import type { Verdict } from '../lib/seq-verdict.js';
 import { startServer } from '../lib/servers.js';
 import { histMerge, histQuantile, newHist } from '../lib/stats.js';
 import { printTable } from '../lib/table.js';
