@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +7,7 @@ import { after, before, type TestContext, test } from 'node:test';
 import { spawnGateway } from '../helpers/gateway.js';
 import { publish, publishBody } from '../helpers/http.js';
 import { ROOT } from '../helpers/npm-start.js';
+import { answeringPids, PM2, type Pm2, startPm2 } from '../helpers/pm2.js';
 import { freePort } from '../helpers/port.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 import { type LoadResult, startLoad, tcpMigrateReq, watchedSubscribers } from '../helpers/rolling-load.js';
@@ -17,7 +18,6 @@ import { waitFor } from '../helpers/wait.js';
 // clients. While the workers are replaced, a publish loop and WebSocket connect loops run; every
 // publish must be 201, no connect refused, and each subscriber of an old worker closed with 1001.
 
-const PM2 = join(ROOT, 'node_modules', '.bin', 'pm2');
 let redis: TestRedis;
 before(async () => {
   redis = await startRedis();
@@ -51,45 +51,29 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ cod
   });
 }
 
-function pm2Pids(env: NodeJS.ProcessEnv): number[] {
-  const list = spawnSync(PM2, ['jlist'], { cwd: ROOT, env, encoding: 'utf8', timeout: 30000 });
-  const apps = JSON.parse(list.stdout) as Array<{ pid: number; pm2_env: { status: string } }>;
-  return apps.filter((a) => a.pm2_env.status === 'online').map((a) => a.pid);
-}
-
-/** The pids that answer /metrics on the port, until `n` distinct ones did. */
-async function answeringPids(port: number, n: number): Promise<Set<string>> {
-  const pids = new Set<string>();
-  await waitFor(async () => {
-    const text = await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { Connection: 'close' } }).then(
-      (r) => r.text(),
-      () => '',
-    );
-    const pid = /^luna_sender_process_pid (\d+)$/m.exec(text)?.[1];
-    if (pid) pids.add(pid);
-    return pids.size >= n;
-  }, `${n} workers answering on port ${port}`);
-  return pids;
+/** The pids of the PM2 instances online now. */
+function pm2Pids(pm2: Pm2): number[] {
+  return pm2
+    .apps()
+    .filter((a) => a.pm2_env.status === 'online')
+    .map((a) => a.pid);
 }
 
 test('pm2 reload under load: no refused connect, no failed publish, old subscribers closed with 1001 after the reload began', async (t) => {
   const port = await freePort();
-  const home = mkdtempSync(join(tmpdir(), 'luna-sender-pm2-'));
-  const env = { ...process.env, PM2_HOME: home, SENDER_PORT: String(port), SENDER_WORKERS: '2', REDIS_URL: redis.url };
+  const pm2 = startPm2(port, redis.url);
   try {
-    const start = spawnSync(PM2, ['start', 'ecosystem.config.cjs'], { cwd: ROOT, env, encoding: 'utf8', timeout: 60000 });
-    assert.equal(start.status, 0, start.stderr);
     await answeringPids(port, 2);
-    const before = pm2Pids(env);
+    const before = pm2Pids(pm2);
     assert.equal(before.length, 2);
     let reloading = false;
     const subscribers = await watchedSubscribers(port, 10, () => reloading);
     const load = startLoad(port);
     reloading = true;
-    const reload = await withTimeout(run(PM2, ['reload', 'luna-sender'], env), 90000, 'pm2 reload');
+    const reload = await withTimeout(run(PM2, ['reload', 'luna-sender'], pm2.env), 90000, 'pm2 reload');
     const result = await load.stop();
     assert.equal(reload.code, 0, reload.out);
-    const afterPids = pm2Pids(env);
+    const afterPids = pm2Pids(pm2);
     assert.equal(afterPids.length, 2);
     assert.ok(
       afterPids.every((p) => !before.includes(p)),
@@ -98,8 +82,7 @@ test('pm2 reload under load: no refused connect, no failed publish, old subscrib
     assertLoad(t, result);
     for (const s of subscribers) assert.deepEqual(await withTimeout(s.close, 20000, 'subscriber close'), { code: 1001, afterStart: true });
   } finally {
-    spawnSync(PM2, ['kill'], { cwd: ROOT, env, timeout: 30000 });
-    rmSync(home, { recursive: true, force: true });
+    pm2.stop();
   }
 });
 
