@@ -21,9 +21,9 @@
  *   master is the only copy anyone receives. How: after each XREAD the reader notes the master's
  *   `master_repl_offset` and holds the batch until `INFO replication` shows that many replicas
  *   online with an acknowledged `offset` at or past it (replication is one ordered stream, so this
- *   covers every writer: publish, the LUNA bridge, a producer's own XADD; and the reader writes
- *   nothing). Latency: the publisher's WAIT makes replicas acknowledge at once; entries written
- *   without a WAIT wait for the replicas' once-a-second acknowledgement. With too few replicas
+ *   covers every writer: publish, the LUNA bridge, a producer's own XADD; no key is written).
+ *   Latency: the publisher's WAIT makes replicas acknowledge at once; for a batch still held after
+ *   20 ms (written without a WAIT) the reader runs PUBLISH + WAIT itself. With too few replicas
  *   nothing is delivered (stats().held counts the batch held). A batch held when the connection
  *   fails is dropped and read again from the last delivered id on the new master, if it holds it.
  *   Positions, range and retained only ever see delivered ids, so they need no change. 0: no hold.

@@ -13,6 +13,12 @@ const RECENT_IDS = 10_000;
 const RETIRED_EPOCHS = 64;
 /** Longest pause between two INFO polls while a batch waits for its replicas (ms). */
 const REPLICA_POLL_MAX_MS = 50;
+/**
+ * A batch still held this long (ms) was written without a WAIT (a producer's own XADD): the reader
+ * then asks the replicas to acknowledge (see untilReplicated), and again every REPLICA_ASK_EVERY_MS.
+ */
+const REPLICA_ASK_AFTER_MS = 20;
+const REPLICA_ASK_EVERY_MS = 1000;
 
 export interface RedisStreamBusOptions {
   /**
@@ -321,17 +327,22 @@ export class RedisReader {
    * replicas acknowledge the master's replication offset as it stood just after the XREAD that
    * returned the batch. Replication is one ordered stream, so a replica whose acknowledged offset
    * reached it holds every write the XREAD could see, whoever made it (the publish script, the LUNA
-   * bridge, a producer's own XADD). Read-only: one `INFO replication` per poll, polled only while a
-   * batch waits. Replicas acknowledge at once when a publisher's WAIT asks them (REPLCONF GETACK),
-   * otherwise once a second. Rejects (the read loop then reconnects and reads again from the last
-   * delivered id, dropping the batch) when the connection fails or the server is no longer the
-   * master; never gives up otherwise: without the replicas nothing is delivered, counted in `held`.
+   * bridge, a producer's own XADD). One `INFO replication` per poll, polled only while a batch
+   * waits. Replicas acknowledge at once when a publisher's WAIT asks them (REPLCONF GETACK), and on
+   * their own only once a second; so a batch still held after REPLICA_ASK_AFTER_MS (nobody ran a
+   * WAIT for it) gets a WAIT of the reader's own. WAIT only counts the writes of its connection, so
+   * first a PUBLISH to `<stream>:replicas` (no key is written; it enters the replication stream
+   * after every entry read): once WAIT sees it acknowledged, so is the batch. Rejects (the read loop
+   * then reconnects and reads again from the last delivered id, dropping the batch) when the
+   * connection fails or the server is no longer the master; never gives up otherwise: without the
+   * replicas nothing is delivered, counted in `held`.
    */
   private async untilReplicated(conn: Redis, count: number): Promise<void> {
     this.held = count;
     const since = Date.now();
     let warned = false;
     let target: number | undefined;
+    let askAt = since + REPLICA_ASK_AFTER_MS;
     try {
       for (let attempt = 1; ; attempt++) {
         const text = await withTimeout(conn.info('replication'), this.redisTimeoutMs, () => conn.disconnect());
@@ -351,11 +362,24 @@ export class RedisReader {
             'stream entries held: fewer replicas than SENDER_REDIS_MIN_REPLICAS hold them; nothing is delivered until they do',
           );
         }
+        if (Date.now() >= askAt) {
+          if (await this.askReplicas(conn)) return;
+          askAt = Date.now() + REPLICA_ASK_EVERY_MS;
+          continue;
+        }
         await this.sleep(Math.min(attempt, REPLICA_POLL_MAX_MS));
       }
     } finally {
       this.held = 0;
     }
+  }
+
+  /** PUBLISH then WAIT on the reader's connection (see untilReplicated): true when enough replicas acknowledged. */
+  private async askReplicas(conn: Redis): Promise<boolean> {
+    const waitMs = Math.min(REPLICA_ASK_EVERY_MS, this.redisTimeoutMs);
+    await withTimeout(conn.publish(`${this.key}:replicas`, ''), this.redisTimeoutMs, () => conn.disconnect());
+    const acks = await withTimeout(conn.call('WAIT', String(this.minReplicas), String(waitMs)), waitMs + this.redisTimeoutMs, () => conn.disconnect());
+    return Number(acks) >= this.minReplicas;
   }
 
   private deliver(entries: [Buffer, Buffer[]][]): void {
