@@ -111,13 +111,25 @@ export class RedisReader {
           reader.disconnect();
           return;
         }
+        // Kept from here on, so that close() ends it while the steps below wait.
+        this.reader = reader;
         this.setEpoch(await ensureEpoch(reader, this.key, '', this.redisTimeoutMs));
         const info = await this.streamInfo(reader);
         this.lastId = info?.lastGeneratedId ?? '0-0';
         this.seen = info?.entriesAdded ?? 0;
-        this.reader = reader;
+        // The start position is the first a subscriber may be given (and the end of the history
+        // preload): with min replicas, it too should be replicated. Bounded, so that a worker still
+        // starts (and answers its health checks) while replicas are missing.
+        if (this.minReplicas > 0 && !(await this.untilReplicated(reader, 0, this.redisTimeoutMs))) {
+          this.log.warn(
+            { lastId: this.lastId, required: this.minReplicas },
+            'starting at a stream position that fewer replicas than SENDER_REDIS_MIN_REPLICAS confirmed in time: a failover now may lose it',
+          );
+        }
         break;
       } catch (err) {
+        this.reader?.disconnect();
+        this.reader = undefined;
         if (this.closed) return;
         if (attempt === 1 || attempt % 30 === 0) this.log.warn({ err: redisReason(err), attempt }, 'redis reader cannot connect; retrying');
         await this.sleep(backoffMs(attempt));
@@ -334,15 +346,19 @@ export class RedisReader {
    * first a PUBLISH to `<stream>:replicas` (no key is written; it enters the replication stream
    * after every entry read): once WAIT sees it acknowledged, so is the batch. Rejects (the read loop
    * then reconnects and reads again from the last delivered id, dropping the batch) when the
-   * connection fails or the server is no longer the master; never gives up otherwise: without the
-   * replicas nothing is delivered, counted in `held`.
+   * connection fails or the server is no longer the master; otherwise resolves false after `maxMs`
+   * only (for a batch: never; without the replicas nothing is delivered, counted in `held`).
    */
-  private async untilReplicated(conn: Redis, count: number): Promise<void> {
+  private async untilReplicated(conn: Redis, count: number, maxMs = Number.POSITIVE_INFINITY): Promise<boolean> {
     this.held = count;
     const since = Date.now();
     let warned = false;
     let target: number | undefined;
     let askAt = since + REPLICA_ASK_AFTER_MS;
+    const confirmed = () => {
+      if (warned) this.log.info({ held: count, heldMs: Date.now() - since }, 'held stream entries confirmed by the replicas; delivering');
+      return true;
+    };
     try {
       for (let attempt = 1; ; attempt++) {
         const text = await withTimeout(conn.info('replication'), this.redisTimeoutMs, () => conn.disconnect());
@@ -350,11 +366,9 @@ export class RedisReader {
         if (rep.role !== 'master') throw new Error(`the server is a ${rep.role}, not the master`);
         target ??= rep.offset;
         const acked = rep.replicaOffsets.filter((o) => o >= target!).length;
-        if (acked >= this.minReplicas) {
-          if (warned) this.log.info({ held: count, heldMs: Date.now() - since }, 'held stream entries confirmed by the replicas; delivering');
-          return;
-        }
+        if (acked >= this.minReplicas) return confirmed();
         if (this.closed) throw new Error('closed');
+        if (Date.now() - since >= maxMs) return false;
         if (!warned && Date.now() - since >= this.redisTimeoutMs) {
           warned = true;
           this.log.warn(
@@ -363,7 +377,7 @@ export class RedisReader {
           );
         }
         if (Date.now() >= askAt) {
-          if (await this.askReplicas(conn)) return;
+          if (await this.askReplicas(conn)) return confirmed();
           askAt = Date.now() + REPLICA_ASK_EVERY_MS;
           continue;
         }
