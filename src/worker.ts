@@ -109,6 +109,7 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
         luna_sender_resume_history_bytes: { help: 'Bytes of recent events held for resuming subscribers.', value: history.heldBytes },
         luna_sender_resume_history_events: { help: 'Recent events held for resuming subscribers.', value: history.heldEvents },
         luna_sender_replaying_sockets: { help: 'Resumed sockets still catching up.', value: replays.size },
+        luna_sender_stream_held_entries: { help: 'Stream entries read but not delivered until SENDER_REDIS_MIN_REPLICAS replicas hold them.', value: b.held },
         luna_sender_stream_lag_seconds: { help: 'Age of the newest stream entry at the last read (0 on the in-process bus).', value: b.lagMs / 1000 },
       };
     },

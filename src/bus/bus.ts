@@ -15,6 +15,18 @@
  *   replicas hold the batch. When the batch was appended but not confirmed in time it rejects with
  *   BusUnconfirmedError, not BusUnavailableError: the batch may still be delivered (or lost in a
  *   failover), and a retry with the same `idempotencyKey` appends nothing.
+ * - Replicated before delivered (Redis, SENDER_REDIS_MIN_REPLICAS above 0): a reader delivers an
+ *   entry only once that many replicas hold it, so nothing delivered (and no position a subscriber
+ *   was given) is lost in a failover, and the retry of a publish whose first attempt died with the
+ *   master is the only copy anyone receives. How: after each XREAD the reader notes the master's
+ *   `master_repl_offset` and holds the batch until `INFO replication` shows that many replicas
+ *   online with an acknowledged `offset` at or past it (replication is one ordered stream, so this
+ *   covers every writer: publish, the LUNA bridge, a producer's own XADD; no key is written).
+ *   Latency: the publisher's WAIT makes replicas acknowledge at once; for a batch still held after
+ *   20 ms (written without a WAIT) the reader runs PUBLISH + WAIT itself. With too few replicas
+ *   nothing is delivered (stats().held counts the batch held). A batch held when the connection
+ *   fails is dropped and read again from the last delivered id on the new master, if it holds it.
+ *   Positions, range and retained only ever see delivered ids, so they need no change. 0: no hold.
  * - Idempotency: a publish with `options.idempotencyKey` that repeats the key of an earlier
  *   publish taken within the bus's idempotency TTL (SENDER_IDEMPOTENCY_TTL) appends nothing and
  *   resolves as the first did. The key is recorded atomically with the append (a publish that
@@ -70,6 +82,8 @@ export interface BusStats {
   readonly lagMs: number;
   /** Times this reader saw the epoch change (history lost: stream deleted or recreated). */
   readonly resets: number;
+  /** Entries read but held back now until SENDER_REDIS_MIN_REPLICAS replicas hold them (0 on memory). */
+  readonly held: number;
 }
 
 export interface PublishOptions {

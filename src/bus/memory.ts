@@ -108,7 +108,7 @@ export class MemoryBus implements Bus {
   }
 
   stats(): BusStats {
-    return { eventsIn: this.eventsIn, gaps: 0, malformed: 0, lagMs: 0, resets: 0 };
+    return { eventsIn: this.eventsIn, gaps: 0, malformed: 0, lagMs: 0, resets: 0, held: 0 };
   }
 
   async close(): Promise<void> {

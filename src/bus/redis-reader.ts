@@ -11,6 +11,14 @@ const READ_COUNT = 512;
 const RECENT_IDS = 10_000;
 /** Epochs a reader remembers having left: an entry that still names one belongs to the current epoch. */
 const RETIRED_EPOCHS = 64;
+/** Longest pause between two INFO polls while a batch waits for its replicas (ms). */
+const REPLICA_POLL_MAX_MS = 50;
+/**
+ * A batch still held this long (ms) was written without a WAIT (a producer's own XADD): the reader
+ * then asks the replicas to acknowledge (see untilReplicated), and again every REPLICA_ASK_EVERY_MS.
+ */
+const REPLICA_ASK_AFTER_MS = 20;
+const REPLICA_ASK_EVERY_MS = 1000;
 
 export interface RedisStreamBusOptions {
   /**
@@ -67,12 +75,16 @@ export class RedisReader {
   private seen = 0;
   private wake: (() => void) | undefined;
   private closed = false;
+  /** SENDER_REDIS_MIN_REPLICAS: a batch read is delivered only once that many replicas hold it. */
+  private readonly minReplicas: number;
 
   private eventsIn = 0;
   private gaps = 0;
   private malformed = 0;
   private lagMs = 0;
   private resets = 0;
+  /** Entries read but not delivered yet: fewer than minReplicas replicas confirmed them. */
+  private held = 0;
 
   constructor(
     private readonly config: Config,
@@ -83,6 +95,7 @@ export class RedisReader {
     this.redisTimeoutMs = config.SENDER_REDIS_TIMEOUT * 1000;
     this.blockMs = options.blockMs ?? 1000;
     this.gapCheckAfterMs = options.gapCheckAfterMs ?? 1000;
+    this.minReplicas = config.SENDER_REDIS_MIN_REPLICAS;
   }
 
   async start(onEvent: EventHandler, onEpoch?: (epoch: string) => void): Promise<void> {
@@ -98,13 +111,25 @@ export class RedisReader {
           reader.disconnect();
           return;
         }
+        // Kept from here on, so that close() ends it while the steps below wait.
+        this.reader = reader;
         this.setEpoch(await ensureEpoch(reader, this.key, '', this.redisTimeoutMs));
         const info = await this.streamInfo(reader);
         this.lastId = info?.lastGeneratedId ?? '0-0';
         this.seen = info?.entriesAdded ?? 0;
-        this.reader = reader;
+        // The start position is the first a subscriber may be given (and the end of the history
+        // preload): with min replicas, it too should be replicated. Bounded, so that a worker still
+        // starts (and answers its health checks) while replicas are missing.
+        if (this.minReplicas > 0 && !(await this.untilReplicated(reader, 0, this.redisTimeoutMs))) {
+          this.log.warn(
+            { lastId: this.lastId, required: this.minReplicas },
+            'starting at a stream position that fewer replicas than SENDER_REDIS_MIN_REPLICAS confirmed in time: a failover now may lose it',
+          );
+        }
         break;
       } catch (err) {
+        this.reader?.disconnect();
+        this.reader = undefined;
         if (this.closed) return;
         if (attempt === 1 || attempt % 30 === 0) this.log.warn({ err: redisReason(err), attempt }, 'redis reader cannot connect; retrying');
         await this.sleep(backoffMs(attempt));
@@ -293,6 +318,7 @@ export class RedisReader {
           continue;
         }
         const entries = res[0][1];
+        if (this.minReplicas > 0) await this.untilReplicated(conn, entries.length);
         this.deliver(entries);
         needCheck = entries.length >= READ_COUNT;
       } catch (err) {
@@ -306,6 +332,68 @@ export class RedisReader {
         await this.sleep(backoffMs(++attempt));
       }
     }
+  }
+
+  /**
+   * SENDER_REDIS_MIN_REPLICAS (see bus.ts, "Replicated before delivered"): waits until that many
+   * replicas acknowledge the master's replication offset as it stood just after the XREAD that
+   * returned the batch. Replication is one ordered stream, so a replica whose acknowledged offset
+   * reached it holds every write the XREAD could see, whoever made it (the publish script, the LUNA
+   * bridge, a producer's own XADD). One `INFO replication` per poll, polled only while a batch
+   * waits. Replicas acknowledge at once when a publisher's WAIT asks them (REPLCONF GETACK), and on
+   * their own only once a second; so a batch still held after REPLICA_ASK_AFTER_MS (nobody ran a
+   * WAIT for it) gets a WAIT of the reader's own. WAIT only counts the writes of its connection, so
+   * first a PUBLISH to `<stream>:replicas` (no key is written; it enters the replication stream
+   * after every entry read): once WAIT sees it acknowledged, so is the batch. Rejects (the read loop
+   * then reconnects and reads again from the last delivered id, dropping the batch) when the
+   * connection fails or the server is no longer the master; otherwise resolves false after `maxMs`
+   * only (for a batch: never; without the replicas nothing is delivered, counted in `held`).
+   */
+  private async untilReplicated(conn: Redis, count: number, maxMs = Number.POSITIVE_INFINITY): Promise<boolean> {
+    this.held = count;
+    const since = Date.now();
+    let warned = false;
+    let target: number | undefined;
+    let askAt = since + REPLICA_ASK_AFTER_MS;
+    const confirmed = () => {
+      if (warned) this.log.info({ held: count, heldMs: Date.now() - since }, 'held stream entries confirmed by the replicas; delivering');
+      return true;
+    };
+    try {
+      for (let attempt = 1; ; attempt++) {
+        const text = await withTimeout(conn.info('replication'), this.redisTimeoutMs, () => conn.disconnect());
+        const rep = parseReplication(text);
+        if (rep.role !== 'master') throw new Error(`the server is a ${rep.role}, not the master`);
+        target ??= rep.offset;
+        const acked = rep.replicaOffsets.filter((o) => o >= target!).length;
+        if (acked >= this.minReplicas) return confirmed();
+        if (this.closed) throw new Error('closed');
+        if (Date.now() - since >= maxMs) return false;
+        if (!warned && Date.now() - since >= this.redisTimeoutMs) {
+          warned = true;
+          this.log.warn(
+            { held: count, replicas: rep.replicaOffsets.length, acked, required: this.minReplicas },
+            'stream entries held: fewer replicas than SENDER_REDIS_MIN_REPLICAS hold them; nothing is delivered until they do',
+          );
+        }
+        if (Date.now() >= askAt) {
+          if (await this.askReplicas(conn)) return confirmed();
+          askAt = Date.now() + REPLICA_ASK_EVERY_MS;
+          continue;
+        }
+        await this.sleep(Math.min(attempt, REPLICA_POLL_MAX_MS));
+      }
+    } finally {
+      this.held = 0;
+    }
+  }
+
+  /** PUBLISH then WAIT on the reader's connection (see untilReplicated): true when enough replicas acknowledged. */
+  private async askReplicas(conn: Redis): Promise<boolean> {
+    const waitMs = Math.min(REPLICA_ASK_EVERY_MS, this.redisTimeoutMs);
+    await withTimeout(conn.publish(`${this.key}:replicas`, ''), this.redisTimeoutMs, () => conn.disconnect());
+    const acks = await withTimeout(conn.call('WAIT', String(this.minReplicas), String(waitMs)), waitMs + this.redisTimeoutMs, () => conn.disconnect());
+    return Number(acks) >= this.minReplicas;
   }
 
   private deliver(entries: [Buffer, Buffer[]][]): void {
@@ -350,7 +438,7 @@ export class RedisReader {
   }
 
   stats(): BusStats {
-    return { eventsIn: this.eventsIn, gaps: this.gaps, malformed: this.malformed, lagMs: this.lagMs, resets: this.resets };
+    return { eventsIn: this.eventsIn, gaps: this.gaps, malformed: this.malformed, lagMs: this.lagMs, resets: this.resets, held: this.held };
   }
 
   position(): BusPosition {
@@ -365,4 +453,30 @@ export class RedisReader {
     await this.loop;
     this.reader?.disconnect();
   }
+}
+
+interface Replication {
+  role: string;
+  /** master_repl_offset: the end of the replication stream. */
+  offset: number;
+  /** The acknowledged offset of each replica in state `online`. */
+  replicaOffsets: number[];
+}
+
+/** `INFO replication` text: `role:master`, `master_repl_offset:N`, `slaveK:ip=..,port=..,state=online,offset=N,lag=..`. */
+export function parseReplication(text: string): Replication {
+  const rep: Replication = { role: 'unknown', offset: 0, replicaOffsets: [] };
+  for (const line of text.split(/\r?\n/)) {
+    const colon = line.indexOf(':');
+    if (colon < 0) continue;
+    const name = line.slice(0, colon);
+    const value = line.slice(colon + 1);
+    if (name === 'role') rep.role = value;
+    else if (name === 'master_repl_offset') rep.offset = Number(value);
+    else if (/^slave[0-9]+$/.test(name)) {
+      const f = new Map(value.split(',').map((kv) => kv.split('=') as [string, string]));
+      if (f.get('state') === 'online') rep.replicaOffsets.push(Number(f.get('offset')));
+    }
+  }
+  return rep;
 }

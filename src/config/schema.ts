@@ -94,7 +94,7 @@ export const ConfigSchema = Type.Object(
       minimum: 0,
       maximum: 64,
       description:
-        'Replicas that must hold a batch (`WAIT`, within SENDER_REDIS_TIMEOUT) before a publish is answered 201; fewer: 503 (29005), the batch may still be delivered, and a retry with the same `Idempotency-Key` is safe. 0: no WAIT.',
+        'Replicas that must hold a batch (`WAIT`, within SENDER_REDIS_TIMEOUT) before a publish is answered 201; fewer: 503 (29005), the batch may still be delivered, and a retry with the same `Idempotency-Key` is safe. Workers also deliver an entry only once that many replicas hold it (README: Idempotent publishing and replicas). 0: no WAIT, no hold.',
     }),
     SENDER_IDEMPOTENCY_TTL: Type.Number({
       default: 300,
