@@ -1,7 +1,8 @@
 /**
- * The one HTML page shell of the documentation: the OpenAPI page (GET /docs/spec as text/html)
- * and the development manual's pages share its head, styles and layout. Self-contained on purpose
- * (no scripts, no external styles or fonts): the pages must render offline and behind proxies.
+ * The one HTML page shell of the gateway's pages: the OpenAPI page (GET /docs/spec as text/html),
+ * the development manual's pages and the console (GET /console) share its head, styles and layout.
+ * Self-contained on purpose (no external scripts, styles or fonts): the pages must render offline
+ * and behind proxies. Only the console carries a script, inline.
  */
 
 const ESCAPES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -24,11 +25,20 @@ export interface PageParts {
   readonly toc: readonly TocEntry[];
   /** Markup of the page itself (already escaped). */
   readonly body: string;
+  /** More CSS after the shared rules. */
+  readonly style?: string;
+  /** An inline ES module (trusted source text, never user input), run after the body. */
+  readonly script?: string;
 }
 
 /** The links every documentation page starts with. */
 export function docsNav(extra: readonly string[] = []): string {
-  const links = ['<a href="/docs/dev/index.html">manual</a>', ...extra, '<a href="/docs/spec" type="text/html">API (OpenAPI)</a>'];
+  const links = [
+    '<a href="/docs/dev/index.html">manual</a>',
+    ...extra,
+    '<a href="/docs/spec" type="text/html">API (OpenAPI)</a>',
+    '<a href="/console">console</a>',
+  ];
   return `<nav>${links.join(' · ')}</nav>`;
 }
 
@@ -36,12 +46,12 @@ export function htmlPage(p: PageParts): string {
   const toc = p.toc.map((h) => `<li class="l${h.depth}"><a href="#${escapeHtml(h.id)}">${h.html}</a></li>`).join('');
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(p.title)}</title>
-<style>${CSS}</style></head><body>
+<link rel="icon" href="data:,"><title>${escapeHtml(p.title)}</title>
+<style>${CSS}${p.style ?? ''}</style></head><body>
 ${p.nav}
 ${toc === '' ? '' : `<aside><strong>Contents</strong><ul class="toc">${toc}</ul></aside>`}
 <main>${p.body}</main>
-</body></html>
+${p.script === undefined ? '' : `<script type="module">${p.script}</script>\n`}</body></html>
 `;
 }
 
