@@ -52,8 +52,8 @@ const BODY = `<h1>Live console</h1>
 <a href="/docs/spec" type="text/html"><code>GET /{api}/ws</code></a>; the gateway checks them exactly as for any client.</p>
 <form id="sub" autocomplete="on">
 <div class="grid">
-<label>Account id (<code>luna_account_id</code>)<input id="account" name="account" required spellcheck="false" placeholder="8b8b5937-2e9c-4e8b-a7a7-5caf86621b5a"></label>
-<label>Token (only with <code>SENDER_AUTH=jwt</code>)<input id="token" type="password" autocomplete="off" spellcheck="false"></label>
+<label><span>Account id (<code>luna_account_id</code>)</span><input id="account" name="account" required spellcheck="false" placeholder="8b8b5937-2e9c-4e8b-a7a7-5caf86621b5a"></label>
+<label><span>Token (only with <code>SENDER_AUTH=jwt</code>)</span><input id="token" type="password" autocomplete="off" spellcheck="false"></label>
 <label>API version<select id="api"><option value="2">2</option><option value="1">1</option></select></label>
 </div>
 <details id="filters-box" open><summary>Filters</summary><div id="filters" class="grid"></div>
@@ -75,7 +75,7 @@ const BODY = `<h1>Live console</h1>
 
 const STYLE =
   '.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(15em,1fr));gap:.5em 1em;margin:.5em 0}' +
-  'label{display:flex;flex-direction:column;font-size:13px}label span{color:#666}input,select,button{font:inherit;padding:.25em}' +
+  'label{display:flex;flex-direction:column;font-size:13px}input,select,button{font:inherit;padding:.25em}' +
   'select[multiple]{height:5.5em}.kv{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em}.kv dd{margin:0;font-weight:bold}' +
   '.err{background:#fee;border:1px solid #c33;padding:.5em;white-space:pre-wrap}#gaps p{background:#ffd;margin:.2em 0;padding:.2em .5em}' +
   '#recent{font:12px ui-monospace,monospace;padding-left:3em}#recent li{white-space:nowrap;overflow:hidden;text-overflow:ellipsis}' +

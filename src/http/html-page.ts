@@ -55,11 +55,18 @@ ${p.script === undefined ? '' : `<script type="module">${p.script}</script>\n`}<
 `;
 }
 
+/**
+ * Phone screens: wide tables scroll inside themselves (display:block) and long words break, so the
+ * page itself never scrolls sideways (tested in Chromium at 390 px, test/integration/docs.test.ts).
+ */
 const CSS =
-  'body{font:15px/1.55 system-ui,sans-serif;max-width:70em;margin:1.5em auto;padding:0 1em;color:#222}' +
+  'body{font:15px/1.55 system-ui,sans-serif;max-width:70em;margin:1.5em auto;padding:0 1em;color:#222;overflow-wrap:break-word}' +
   'nav{font-size:13px;margin-bottom:1em}code,pre{font:13px ui-monospace,monospace}pre{background:#f5f5f5;padding:.6em;overflow:auto}' +
-  'table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.3em .5em;text-align:left;vertical-align:top}' +
+  'code{overflow-wrap:anywhere}td:first-child code{overflow-wrap:normal;white-space:nowrap}img{max-width:100%;height:auto}' +
+  'table{border-collapse:collapse;margin:.5em 0;display:block;overflow-x:auto;max-width:100%}' +
+  'td,th{border:1px solid #ccc;padding:.3em .5em;text-align:left;vertical-align:top}' +
   'th{background:#eee}aside{background:#fafafa;border:1px solid #ddd;padding:.5em 1em;margin-bottom:1em}' +
   '.toc{margin:.3em 0;padding-left:1.2em}.toc .l3{margin-left:1.2em;font-size:14px}h2{border-bottom:1px solid #ddd}' +
-  '.m{display:inline-block;min-width:3.5em;font-weight:bold;color:#05a}.d{white-space:pre-wrap}' +
-  '.h{color:#666;font-size:12px}section{margin-top:1.5em}small{color:#666;font-weight:normal}';
+  '.m{display:inline-block;min-width:3.5em;font-weight:bold;color:#05a}.md p:first-child{margin-top:0}' +
+  '.h{color:#666;font-size:12px}section{margin-top:1.5em}small{color:#666;font-weight:normal}' +
+  '@media (max-width:40em){body{margin:.5em auto;padding:0 .6em;font-size:14px}h1{font-size:1.5em}}';
