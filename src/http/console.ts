@@ -50,18 +50,20 @@ const scriptJson = (v: unknown): string => JSON.stringify(v).replace(/</g, '\\u0
 const BODY = `<h1>Live console</h1>
 <p>Subscribe as a WebSocket client of this gateway and watch the matching events arrive. The filters are those of
 <a href="/docs/spec" type="text/html"><code>GET /{api}/ws</code></a>; the gateway checks them exactly as for any client.</p>
+<div class="cols"><div>
 <form id="sub" autocomplete="on">
 <div class="grid">
 <label><span>Account id (<code>luna_account_id</code>)</span><input id="account" name="account" required spellcheck="false" placeholder="8b8b5937-2e9c-4e8b-a7a7-5caf86621b5a"></label>
 <label><span>Token (only with <code>SENDER_AUTH=jwt</code>)</span><input id="token" type="password" autocomplete="off" spellcheck="false"></label>
 <label>API version<select id="api"><option value="2">2</option><option value="1">1</option></select></label>
 </div>
-<details id="filters-box" open><summary>Filters</summary><div id="filters" class="grid"></div>
-<label>More parameters, as a query string<input id="extra" spellcheck="false" placeholder="tags=a,b&amp;user_data=x"></label></details>
 <p><button id="subscribe" type="submit">Subscribe</button> <button id="stop" type="button" disabled>Stop</button>
 <button id="pause" type="button" aria-pressed="false">Pause display</button></p>
-</form>
 <div id="error" class="err" role="alert" hidden></div>
+<details id="filters-box" open><summary>Filters</summary><div id="filters" class="grid"></div>
+<label>More parameters, as a query string<input id="extra" spellcheck="false" placeholder="tags=a,b&amp;user_data=x"></label></details>
+</form>
+</div><div>
 <section id="status-panel"><h2>Host</h2><dl class="kv">
 <dt>workers</dt><dd id="m-workers">-</dd><dt>open connections</dt><dd id="m-connections">-</dd>
 <dt>deliveries/s</dt><dd id="m-deliveries">-</dd><dt>stream lag (s)</dt><dd id="m-lag">-</dd></dl>
@@ -71,10 +73,14 @@ const BODY = `<h1>Live console</h1>
 <dt>position</dt><dd id="position">-</dd></dl>
 <p class="h" id="url"></p><div id="gaps"></div>
 <h3>Latest</h3><pre id="latest">-</pre>
-<h3>Recent</h3><ol id="recent" reversed></ol></section>`;
+<h3>Recent</h3><ol id="recent" reversed></ol></section>
+</div></div>`;
 
+/** Wide screens: the form on the left, the host and the events beside it; narrow ones stack them. */
 const STYLE =
-  '.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(15em,1fr));gap:.5em 1em;margin:.5em 0}' +
+  'body{max-width:110em}@media (min-width:64em){.cols{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:2em}}' +
+  '.cols section:first-child{margin-top:0}.cols h2{margin-top:0}' +
+  '.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(12em,1fr));gap:.5em 1em;margin:.5em 0}' +
   'label{display:flex;flex-direction:column;font-size:13px}input,select,button{font:inherit;padding:.25em}' +
   'select[multiple]{height:5.5em}.kv{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em}.kv dd{margin:0;font-weight:bold}' +
   '.err{background:#fee;border:1px solid #c33;padding:.5em;white-space:pre-wrap}#gaps p{background:#ffd;margin:.2em 0;padding:.2em .5em}' +

@@ -55,6 +55,22 @@ export function docsRoutes(table: RouteTable, ctx: WorkerContext): void {
   for (const [name, html] of renderManual(DOCS_DIR, ctx, README_FILE)) {
     addRoute(table, 'GET', `/docs/dev/${name}.html`, (ex) => ex.send(200, HTML, html));
   }
+  // The manual's pictures (docs/images/, e.g. the console's screenshot), so its pages work offline too.
+  for (const [name, bytes] of manualImages(new URL('images/', DOCS_DIR))) {
+    addRoute(table, 'GET', `/docs/dev/images/${name}`, (ex) => ex.send(200, 'image/png', bytes));
+  }
+}
+
+function manualImages(dir: URL): Map<string, Uint8Array> {
+  const images = new Map<string, Uint8Array>();
+  let files: string[] = [];
+  try {
+    files = readdirSync(dir).filter((f) => /^[A-Za-z0-9_.-]+\.png$/.test(f));
+  } catch {
+    // No pictures installed: the pages show their alt text.
+  }
+  for (const f of files) images.set(f, readFileSync(new URL(f, dir)));
+  return images;
 }
 
 function slug(text: string, taken: Map<string, number>): string {
@@ -71,8 +87,8 @@ function slug(text: string, taken: Map<string, number>): string {
 
 /**
  * The README's `## <heading>` section, up to the next `## ` (not inside a fence), or undefined.
- * Its links to docs/*.md point at their manual pages; other relative links at the repository files
- * they name cannot be served and are shown as they are.
+ * Its links to docs/*.md and docs/images/ point at the manual's pages and pictures; other relative
+ * links name repository files that are not served and are left as they are.
  */
 export function readmeSection(readme: string, heading: string): string | undefined {
   const lines = readme.split('\n');
@@ -95,7 +111,8 @@ export function readmeSection(readme: string, heading: string): string | undefin
     .replace(
       /\]\(docs\/([A-Za-z0-9_-]+)\.md(#[^)]*)?\)/g,
       (_m, name: string, hash = '') => `](/docs/dev/${name === 'development' ? 'index' : name}.html${hash})`,
-    );
+    )
+    .replace(/\]\(docs\/images\//g, '](/docs/dev/images/');
 }
 
 /** One markdown file as HTML, with ids on its headings and the list of its h2/h3 for the contents. */

@@ -96,7 +96,7 @@ test('the console subscribes with a filter from the form and shows exactly the m
   if (process.env.SENDER_SCREENSHOTS === '1') {
     const file = fileURLToPath(new URL('../../../docs/images/console.png', import.meta.url));
     mkdirSync(new URL('../../../docs/images/', import.meta.url), { recursive: true });
-    await page.screenshot({ path: file, fullPage: false });
+    await page.screenshot({ path: file, fullPage: true });
   }
   assert.deepEqual(watch.errors, []);
   assert.deepEqual(watch.foreign, []);

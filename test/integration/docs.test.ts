@@ -184,6 +184,12 @@ test('/docs/dev also serves the configuration reference and the operations secti
   assert.match(ops.text, /<h2 id="operations">Operations<\/h2>/);
   assert.match(ops.text, /<h3 id="rolling-restart">Rolling restart<\/h3>/);
   assert.doesNotMatch(ops.text, /<h2 id="performance">/, 'the section ends where the next one starts');
+  // The pictures the pages show are served with them.
+  assert.match(ops.text, /<img src="\/docs\/dev\/images\/console\.png"/);
+  assert.match((await http(`${gw.url}/docs/dev/index.html`)).text, /<img src="images\/console\.png"/);
+  const png = await http(`${gw.url}/docs/dev/images/console.png`);
+  assert.equal(png.status, 200);
+  assert.equal(png.headers.get('content-type'), 'image/png');
 });
 
 test('the OpenAPI page and the manual share one page shell (head, styles, navigation)', async () => {
