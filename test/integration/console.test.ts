@@ -161,6 +161,28 @@ test('a refused filter shows the handshake detail word for word, and no socket i
   await page.close();
 });
 
+test('a token travels as the subprotocol pair luna-sender, bearer.<token> and as Authorization on the check (SPEC 10)', async () => {
+  const { page } = await openConsole();
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  const offered = new Promise<string | undefined>((resolve) =>
+    cdp.on('Network.webSocketWillSendHandshakeRequest', (e) => resolve(e.request.headers['Sec-WebSocket-Protocol'] as string | undefined)),
+  );
+  const checked = new Promise<string | null>((resolve) =>
+    page.on('request', (r) => {
+      if (new URL(r.url()).pathname === '/2/ws') resolve(r.headers().authorization ?? null);
+    }),
+  );
+  const token = 'eyJhbGciOiJIUzI1NiJ9.eyJhY2NvdW50X2lkIjoieCJ9.c2lnbmF0dXJl';
+  await page.fill('#account', ACCOUNT);
+  await page.fill('#token', token);
+  await page.click('#subscribe');
+  assert.equal(await checked, `Bearer ${token}`);
+  assert.equal(await offered, `luna-sender, bearer.${token}`);
+  // Whether the socket then opens depends on SENDER_AUTH (this gateway selects no subprotocol yet).
+  await page.close();
+});
+
 test('GET /console is one self-contained page: its form comes from the filter vocabulary, its client from this build', async () => {
   const a = await http(`${gw.url}/console`);
   assert.equal(a.status, 200);
