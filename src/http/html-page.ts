@@ -49,7 +49,7 @@ export function htmlPage(p: PageParts): string {
 <link rel="icon" href="data:,"><title>${escapeHtml(p.title)}</title>
 <style>${CSS}${p.style ?? ''}</style></head><body>
 ${p.nav}
-${toc === '' ? '' : `<aside><strong>Contents</strong><ul class="toc">${toc}</ul></aside>`}
+${p.toc.length < 2 ? '' : `<aside><strong>Contents</strong><ul class="toc">${toc}</ul></aside>`}
 <main>${p.body}</main>
 ${p.script === undefined ? '' : `<script type="module">${p.script}</script>\n`}</body></html>
 `;
@@ -62,7 +62,7 @@ ${p.script === undefined ? '' : `<script type="module">${p.script}</script>\n`}<
 const CSS =
   'body{font:15px/1.55 system-ui,sans-serif;max-width:70em;margin:1.5em auto;padding:0 1em;color:#222;overflow-wrap:break-word}' +
   'nav{font-size:13px;margin-bottom:1em}code,pre{font:13px ui-monospace,monospace}pre{background:#f5f5f5;padding:.6em;overflow:auto}' +
-  'code{overflow-wrap:anywhere}td:first-child code{overflow-wrap:normal;white-space:nowrap}img{max-width:100%;height:auto}' +
+  'img{max-width:100%;height:auto}' +
   'table{border-collapse:collapse;margin:.5em 0;display:block;overflow-x:auto;max-width:100%}' +
   'td,th{border:1px solid #ccc;padding:.3em .5em;text-align:left;vertical-align:top}' +
   'th{background:#eee}aside{background:#fafafa;border:1px solid #ddd;padding:.5em 1em;margin-bottom:1em}' +
