@@ -5,6 +5,7 @@ import type { WorkerContext } from './context.js';
 import { CloseCodes } from './errors.js';
 import { Registry, startSlowConsumerSweep } from './fanout/index.js';
 import { History } from './history/index.js';
+import { consoleRoutes } from './http/console.js';
 import { docsRoutes } from './http/docs-routes.js';
 import { HttpDrain } from './http/drain.js';
 import { infoRoutes } from './http/info-routes.js';
@@ -125,7 +126,8 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
   infoRoutes(table, context);
   docsRoutes(table, context);
   publishRoutes(table, publishPaths, context);
-  wsFallbackRoutes(table, wsPaths);
+  wsFallbackRoutes(table, wsPaths, config);
+  consoleRoutes(table, context);
   const drain = new HttpDrain();
   mountRoutes(app, table, log, drain);
 

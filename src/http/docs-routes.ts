@@ -14,6 +14,15 @@ const HTML = 'text/html; charset=utf-8';
 
 /** The markdown sources of the manual, relative to the package root (this file runs from dist/src/http/ or build/src/http/). */
 export const DOCS_DIR = new URL('../../../docs/', import.meta.url);
+/** The README shipped with the package: its configuration and operations sections are pages of the manual. */
+export const README_FILE = new URL('../../../README.md', import.meta.url);
+
+/**
+ * Pages cut from the README (name -> its `## ` heading): the configuration reference (whose table
+ * `npm run docs:readme` generates from the config schema, and a test keeps fresh) and the operations
+ * section. Rendered from the file at start-up, so the pages cannot drift from the README.
+ */
+export const README_PAGES: Readonly<Record<string, string>> = { configuration: 'Configuration', operations: 'Operations' };
 
 /**
  * GET /docs/spec, /docs/dev and the manual's pages. Everything is rendered here, once per worker at
@@ -43,9 +52,25 @@ export function docsRoutes(table: RouteTable, ctx: WorkerContext): void {
 
   // The folder with a trailing slash is how browsers and people write it (it was a 404).
   for (const path of ['/docs/dev', '/docs/dev/']) addRoute(table, 'GET', path, (ex) => ex.send(302, undefined, '', { Location: '/docs/dev/index.html' }));
-  for (const [name, html] of renderManual(DOCS_DIR, ctx)) {
+  for (const [name, html] of renderManual(DOCS_DIR, ctx, README_FILE)) {
     addRoute(table, 'GET', `/docs/dev/${name}.html`, (ex) => ex.send(200, HTML, html));
   }
+  // The manual's pictures (docs/images/, e.g. the console's screenshot), so its pages work offline too.
+  for (const [name, bytes] of manualImages(new URL('images/', DOCS_DIR))) {
+    addRoute(table, 'GET', `/docs/dev/images/${name}`, (ex) => ex.send(200, 'image/png', bytes));
+  }
+}
+
+function manualImages(dir: URL): Map<string, Uint8Array> {
+  const images = new Map<string, Uint8Array>();
+  let files: string[] = [];
+  try {
+    files = readdirSync(dir).filter((f) => /^[A-Za-z0-9_.-]+\.png$/.test(f));
+  } catch {
+    // No pictures installed: the pages show their alt text.
+  }
+  for (const f of files) images.set(f, readFileSync(new URL(f, dir)));
+  return images;
 }
 
 function slug(text: string, taken: Map<string, number>): string {
@@ -58,6 +83,36 @@ function slug(text: string, taken: Map<string, number>): string {
   const n = taken.get(base) ?? 0;
   taken.set(base, n + 1);
   return n === 0 ? base : `${base}-${n}`;
+}
+
+/**
+ * The README's `## <heading>` section, up to the next `## ` (not inside a fence), or undefined.
+ * Its links to docs/*.md and docs/images/ point at the manual's pages and pictures; other relative
+ * links name repository files that are not served and are left as they are.
+ */
+export function readmeSection(readme: string, heading: string): string | undefined {
+  const lines = readme.split('\n');
+  let fenced = false;
+  let start = -1;
+  let end = lines.length;
+  for (let i = 0; i < lines.length; i++) {
+    if (/^(```|~~~)/.test(lines[i])) fenced = !fenced;
+    if (fenced || !lines[i].startsWith('## ')) continue;
+    if (start === -1 && lines[i].slice(3).trim() === heading) start = i;
+    else if (start !== -1) {
+      end = i;
+      break;
+    }
+  }
+  if (start === -1) return undefined;
+  return lines
+    .slice(start, end)
+    .join('\n')
+    .replace(
+      /\]\(docs\/([A-Za-z0-9_-]+)\.md(#[^)]*)?\)/g,
+      (_m, name: string, hash = '') => `](/docs/dev/${name === 'development' ? 'index' : name}.html${hash})`,
+    )
+    .replace(/\]\(docs\/images\//g, '](/docs/dev/images/');
 }
 
 /** One markdown file as HTML, with ids on its headings and the list of its h2/h3 for the contents. */
@@ -84,7 +139,7 @@ function renderPage(markdown: string): { html: string; headings: TocEntry[] } {
  * present). A missing docs folder (a trimmed deployment) gives one page that says so, rather than
  * a worker that cannot start.
  */
-export function renderManual(dir: URL, ctx: Pick<WorkerContext, 'log'>): Map<string, string> {
+export function renderManual(dir: URL, ctx: Pick<WorkerContext, 'log'>, readmeFile?: URL): Map<string, string> {
   let files: string[];
   try {
     files = readdirSync(dir)
@@ -97,8 +152,23 @@ export function renderManual(dir: URL, ctx: Pick<WorkerContext, 'log'>): Map<str
   const names = files.map((f) => f.slice(0, -3));
   const indexSource = names.includes('index') ? 'index' : names.includes('development') ? 'development' : undefined;
   const pages = new Map<string, string>();
-  const nav = names.filter((n) => n !== indexSource).map((n) => `<a href="/docs/dev/${encodeURIComponent(n)}.html">${escapeHtml(n)}</a>`);
-  const navHtml = docsNav(nav);
+  let readme: string | undefined;
+  if (readmeFile !== undefined) {
+    try {
+      readme = readFileSync(readmeFile, 'utf8');
+    } catch (err) {
+      ctx.log.warn({ file: readmeFile.pathname, err }, 'README not found: the manual has no configuration and operations pages');
+    }
+  }
+  // A docs/*.md of the same name wins over the README's section.
+  const fromReadme = Object.entries(README_PAGES).filter(([name]) => readme !== undefined && !names.includes(name));
+  const pageNames = [...names.filter((n) => n !== indexSource), ...fromReadme.map(([name]) => name)];
+  const navHtml = docsNav(pageNames.map((n) => `<a href="/docs/dev/${encodeURIComponent(n)}.html">${escapeHtml(n)}</a>`));
+  for (const [name, heading] of fromReadme) {
+    const section = readmeSection(readme!, heading) ?? `## ${heading}\n\nThe README of this copy has no section '${heading}'.`;
+    const { html, headings } = renderPage(section);
+    pages.set(name, htmlPage({ title: `luna-sender: ${heading}`, nav: navHtml, toc: headings, body: html }));
+  }
 
   for (const name of names) {
     const { html, headings } = renderPage(readFileSync(new URL(`${name}.md`, dir), 'utf8'));

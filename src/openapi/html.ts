@@ -1,3 +1,4 @@
+import { Marked } from 'marked';
 import { docsNav, escapeHtml, htmlPage, type TocEntry } from '../http/html-page.js';
 import type { Json } from './schema.js';
 
@@ -24,33 +25,90 @@ const refName = (value: unknown): string | undefined => {
   return typeof r === 'string' ? r.slice(r.lastIndexOf('/') + 1) : undefined;
 };
 
-/** A one-line summary of a parameter schema: `array of integer (0, 1, 2), 1..100 items`. */
-function typeLine(s: Json | undefined): string {
-  if (s === undefined) return '';
-  const parts: string[] = [];
-  if (s.type === 'array') parts.push(`comma-separated list of ${typeLine(s.items as Json)}`);
-  else if (s.type === 'object' && s.properties) {
-    const req = new Set((s.required as string[] | undefined) ?? []);
-    const props = Object.entries(s.properties as Json).map(([k, v]) => `${k}${req.has(k) ? '' : '?'}: ${typeLine(v as Json)}`);
-    parts.push(`{${props.join('; ')}}`);
-  } else parts.push(String(s.type ?? 'any'));
-  if (typeof s.format === 'string') parts.push(`<${s.format}>`);
-  if (Array.isArray(s.enum)) parts.push(`(${s.enum.map((v) => JSON.stringify(v)).join(', ')})`);
-  if (s.minimum !== undefined || s.maximum !== undefined) {
-    const lo = s.minimum === undefined ? '' : `${s.exclusiveMinimum === true ? '>' : '>='} ${s.minimum}`;
-    const hi = s.maximum === undefined ? '' : `${s.exclusiveMaximum === true ? '<' : '<='} ${s.maximum}`;
-    parts.push(`[${[lo, hi].filter(Boolean).join(', ')}]`);
-  }
-  if (s.maxItems !== undefined) parts.push(`at most ${s.maxItems} items`);
-  if (s.maxLength !== undefined) parts.push(`at most ${s.maxLength} chars`);
-  if (s.default !== undefined) parts.push(`default ${JSON.stringify(s.default)}`);
-  return parts.join(' ');
+/**
+ * Descriptions are Markdown (tables of codes, `code`, lists). Raw HTML in them is shown as text, not
+ * passed through: the page stays exactly what the document says, and nothing in it can run.
+ */
+const md = new Marked({
+  gfm: true,
+  renderer: {
+    html({ text }) {
+      return escapeHtml(text);
+    },
+  },
+});
+const markdown = (text: unknown): string => (text === undefined || text === '' ? '' : `<div class="md">${md.parse(String(text), { async: false })}</div>`);
+const markdownInline = (text: unknown): string => (text === undefined ? '' : md.parseInline(String(text), { async: false }));
+
+/** The type of a schema in words: `integer`, `array of string`, a link to a named schema. */
+function typeOf(s: Json | undefined): string {
+  if (s === undefined) return 'any';
+  const name = refName(s);
+  if (name !== undefined) return `<a href="#schema-${escapeHtml(name)}">${escapeHtml(name)}</a>`;
+  if (Array.isArray(s.anyOf)) return [...new Set((s.anyOf as Json[]).map(typeOf))].join(' | ');
+  if (s.type === 'array') return `array of ${typeOf(s.items as Json)}`;
+  const format = typeof s.format === 'string' ? ` &lt;${escapeHtml(s.format)}&gt;` : '';
+  return `${escapeHtml(String(s.type ?? 'any'))}${format}`;
 }
 
+/** What a value must also satisfy, in words: enum, ranges, sizes, pattern, default. */
+function constraintsOf(s: Json | undefined): string {
+  if (s === undefined) return '';
+  const parts: string[] = [];
+  const code = (v: unknown) => `<code>${escapeHtml(JSON.stringify(v))}</code>`;
+  const enums = Array.isArray(s.enum) ? s.enum : Array.isArray(s.anyOf) ? (s.anyOf as Json[]).flatMap((a) => (Array.isArray(a.enum) ? a.enum : [])) : [];
+  if (enums.length > 0) parts.push(`one of ${enums.map(code).join(', ')}`);
+  if (s.minimum !== undefined) parts.push(`${s.exclusiveMinimum === true ? '&gt;' : '&ge;'} ${escapeHtml(String(s.minimum))}`);
+  if (s.maximum !== undefined) parts.push(`${s.exclusiveMaximum === true ? '&lt;' : '&le;'} ${escapeHtml(String(s.maximum))}`);
+  if (s.minItems !== undefined || s.maxItems !== undefined)
+    parts.push(`${escapeHtml(String(s.minItems ?? 0))}..${escapeHtml(String(s.maxItems ?? '∞'))} items`);
+  if (s.minLength !== undefined || s.maxLength !== undefined)
+    parts.push(`${escapeHtml(String(s.minLength ?? 0))}..${escapeHtml(String(s.maxLength ?? '∞'))} chars`);
+  if (typeof s.pattern === 'string') parts.push(`pattern <code>${escapeHtml(s.pattern)}</code>`);
+  if (s.default !== undefined) parts.push(`default ${code(s.default)}`);
+  const items = s.items as Json | undefined;
+  if (s.type === 'array' && items !== undefined && refName(items) === undefined && !isObject(items)) {
+    const inner = constraintsOf(items);
+    if (inner !== '') parts.push(`each: ${inner}`);
+  }
+  if (s.additionalProperties === true) parts.push('any further keys');
+  return parts.join('; ');
+}
+
+const isObject = (s: Json | undefined): boolean => s !== undefined && refName(s) === undefined && s.type === 'object' && s.properties !== undefined;
+
+/** One row per property, nested objects flattened (`Version.api`, `plugins[].name`). */
+function propertyRows(s: Json, prefix: string, out: string[]): void {
+  const required = new Set((s.required as string[] | undefined) ?? []);
+  for (const [name, v] of Object.entries((s.properties as Json | undefined) ?? {})) {
+    const p = v as Json;
+    const full = `${prefix}${name}`;
+    out.push(
+      `<tr><td><code>${escapeHtml(full)}</code></td><td>${typeOf(p)}</td><td>${required.has(name) ? 'yes' : 'no'}</td>` +
+        `<td>${markdownInline(p.description)}</td><td>${constraintsOf(p)}</td></tr>`,
+    );
+    if (isObject(p)) propertyRows(p, `${full}.`, out);
+    const items = p.items as Json | undefined;
+    if (p.type === 'array' && isObject(items)) propertyRows(items!, `${full}[].`, out);
+  }
+}
+
+/** A schema as people read it: a table of its properties, or its type and constraints in words. */
 function schemaBlock(schema: unknown): string {
-  const name = refName(schema);
-  if (name !== undefined) return `<a href="#schema-${escapeHtml(name)}">${escapeHtml(name)}</a>`;
-  return `<pre>${escapeHtml(JSON.stringify(schema, null, 2))}</pre>`;
+  const s = schema as Json | undefined;
+  if (s === undefined) return '';
+  if (refName(s) !== undefined) return typeOf(s);
+  if (!isObject(s) || Object.keys(s.properties as Json).length === 0) {
+    const c = constraintsOf(s);
+    return `${typeOf(s)}${c === '' ? '' : ` (${c})`}${s.description ? ` ${markdownInline(s.description)}` : ''}`;
+  }
+  const rows: string[] = [];
+  propertyRows(s, '', rows);
+  const extra = constraintsOf(s);
+  return (
+    `${s.description ? markdown(s.description) : ''}<table class="schema"><tr><th>property</th><th>type</th><th>required</th><th>description</th><th>constraints</th></tr>` +
+    `${rows.join('')}</table>${extra === '' ? '' : `<p class="h">${extra}</p>`}`
+  );
 }
 
 function contentBlock(content: unknown): string {
@@ -73,14 +131,15 @@ export function renderHtml(doc: Json): string {
       toc.push({ depth: 2, id, html: `<span class="m">${method.toUpperCase()}</span> ${escapeHtml(path)} ${escapeHtml(String(op.summary ?? ''))}` });
       out.push(`<section id="${escapeHtml(id)}"><h2><span class="m">${method.toUpperCase()}</span> <code>${escapeHtml(path)}</code></h2>`);
       if (op.summary) out.push(`<p><strong>${escapeHtml(String(op.summary))}</strong></p>`);
-      if (op.description) out.push(`<p class="d">${escapeHtml(String(op.description))}</p>`);
+      out.push(markdown(op.description));
       const params = ((op.parameters as unknown[] | undefined) ?? []).map((p) => resolve(doc, p)).filter((p): p is Json => p !== undefined);
       if (params.length > 0) {
-        out.push('<h3>Parameters</h3><table><tr><th>name</th><th>in</th><th>required</th><th>type</th><th>description</th></tr>');
+        out.push('<h3>Parameters</h3><table><tr><th>name</th><th>in</th><th>required</th><th>type</th><th>description</th><th>constraints</th></tr>');
         for (const p of params) {
+          const schema = p.schema as Json | undefined;
           out.push(
             `<tr><td><code>${escapeHtml(String(p.name))}</code></td><td>${escapeHtml(String(p.in))}</td><td>${p.required ? 'yes' : 'no'}</td>` +
-              `<td>${escapeHtml(typeLine(p.schema as Json))}</td><td>${escapeHtml(String(p.description ?? ''))}</td></tr>`,
+              `<td>${typeOf(schema)}</td><td>${markdownInline(p.description)}</td><td>${constraintsOf(schema)}</td></tr>`,
           );
         }
         out.push('</table>');
@@ -92,7 +151,7 @@ export function renderHtml(doc: Json): string {
         const res = r as Json;
         const headers = Object.keys((res.headers as Json | undefined) ?? {}).join(', ');
         out.push(
-          `<tr><td>${escapeHtml(status)}</td><td class="d">${escapeHtml(String(res.description ?? ''))}` +
+          `<tr><td>${escapeHtml(status)}</td><td>${markdownInline(res.description)}` +
             `${headers ? `<div class="h">headers: ${escapeHtml(headers)}</div>` : ''}</td><td>${contentBlock(res.content)}</td></tr>`,
         );
       }
@@ -100,13 +159,15 @@ export function renderHtml(doc: Json): string {
     }
   }
   const schemas = ((doc.components as Json | undefined)?.schemas as Json | undefined) ?? {};
-  out.push('<h2>Schemas</h2>');
+  out.push('<h2 id="schemas">Schemas</h2>');
+  toc.push({ depth: 2, id: 'schemas', html: 'Schemas' });
   for (const [name, s] of Object.entries(schemas)) {
-    out.push(`<section id="schema-${escapeHtml(name)}"><h3>${escapeHtml(name)}</h3><pre>${escapeHtml(JSON.stringify(s, null, 2))}</pre></section>`);
+    toc.push({ depth: 3, id: `schema-${name}`, html: escapeHtml(name) });
+    out.push(`<section id="schema-${escapeHtml(name)}"><h3>${escapeHtml(name)}</h3>${schemaBlock(s)}</section>`);
   }
   const title = `${String(info.title)} ${String(info.version)} API`;
   const body = `<h1>${escapeHtml(String(info.title))} <small>${escapeHtml(String(info.version))} (OpenAPI ${escapeHtml(String(doc.openapi))})</small></h1>
-<p class="d">${escapeHtml(String(info.description ?? ''))}</p>
+${markdown(info.description)}
 <p>The same document: <code>Accept: application/x-yaml</code> or <code>application/json</code> on <code>/docs/spec</code>.</p>
 ${out.join('\n')}`;
   return htmlPage({ title, nav: docsNav(), toc, body });

@@ -104,7 +104,10 @@ export function buildPaths(maxListItems: number): Json {
               'bad query parameter: unknown, repeated, empty, outside its enum or range, or an impossible range; the detail names it and what is allowed',
             ],
             ...API_PREFIX_ERRORS,
-            [Errors.UpgradeRequired, 'a plain GET without a WebSocket upgrade (detail: websocket upgrade required)'],
+            [
+              Errors.UpgradeRequired,
+              'a plain GET without a WebSocket upgrade (detail: websocket upgrade required). A plain GET is validated like the upgrade first, so a bad one gets the error the upgrade would get (what the console uses: a browser WebSocket cannot read it)',
+            ],
             [Errors.TooManyConnections, `this worker holds ${limit('SENDER_MAX_CONNECTIONS')} connections`],
             [Errors.CannotResume, '`resume` cannot be replayed in full: epoch changed, position no longer retained, or position ahead of the stream'],
             [Errors.Unavailable, '`resume` needed the bus (a position older than this worker holds, or ahead of it) and the bus did not answer'],
@@ -204,6 +207,30 @@ export function buildPaths(maxListItems: number): Json {
         description: 'Architecture, project layout, build/test/benchmark, filters, bus and plugins, as one HTML page.',
         parameters: common,
         responses: { '200': ok('The manual.', { 'text/html': { schema: { type: 'string' } } }), ...errorResponses(COMMON_ERRORS) },
+      },
+    },
+    '/console': {
+      get: {
+        operationId: 'getConsole',
+        tags: ['docs'],
+        summary: 'Live console (HTML)',
+        description:
+          'One self-contained page (inline CSS and JavaScript, nothing fetched from elsewhere): subscribe with an account, a token and ' +
+          'filters from a form generated from the filter vocabulary, watch the matching events (count, rate, the latest pretty-printed), ' +
+          'reconnect and resume from the last position; and the host figures from `/metrics`. The page checks a subscription with a plain ' +
+          '`GET /{api}/ws` first and shows its error detail word for word.',
+        parameters: common,
+        responses: { '200': ok('The page.', { 'text/html': { schema: { type: 'string' } } }), ...errorResponses(COMMON_ERRORS) },
+      },
+    },
+    '/console/client.js': {
+      get: {
+        operationId: 'getConsoleClient',
+        tags: ['docs'],
+        summary: 'The subscriber client as a browser ES module',
+        description: '`LunaSenderClient` (reconnect with backoff, resume from the last position), the module the console imports; usable by any page.',
+        parameters: common,
+        responses: { '200': ok('The module.', { 'text/javascript': { schema: { type: 'string' } } }), ...errorResponses(COMMON_ERRORS) },
       },
     },
     '/config': {

@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
+import { ConfigSchema } from '../../src/config/schema.js';
+import { useChromium } from '../helpers/browser.js';
 import { startGateway } from '../helpers/gateway.js';
 import { type Answer, errorBody, http, REQUEST_ID } from '../helpers/http.js';
 
+const browser = useChromium();
 let gw: { url: string; stop(): Promise<void> };
 before(async () => {
   gw = await startGateway({ SENDER_MAX_EVENTS_PER_PUBLISH: '17' });
@@ -67,6 +70,45 @@ test('/docs/spec: text/html gives a readable page', async () => {
   assert.doesNotMatch(a.text, /<script/i);
 });
 
+test('/docs/spec as HTML renders the Markdown of the descriptions', async () => {
+  const html = (await spec('text/html')).text;
+  // The close-code table in the /ws description and the error table in the document's description.
+  const ws = html.slice(html.indexOf('id="op-subscribe"'), html.indexOf('id="op-publish"'));
+  assert.match(ws, /<table>\s*<thead>\s*<tr>\s*<th>code<\/th>/);
+  assert.match(ws, /<code>SENDER_MAX_BACKPRESSURE<\/code>/);
+  assert.doesNotMatch(html, /\|---\|/, 'no Markdown table left as text');
+  assert.doesNotMatch(html, /`[A-Za-z_]+`/, 'no Markdown code span left as text');
+});
+
+test('/docs/spec as HTML shows schemas as tables of their properties, not JSON Schema', async () => {
+  const html = (await spec('text/html')).text;
+  const section = (id: string) => html.slice(html.indexOf(`id="schema-${id}"`), html.indexOf('</section>', html.indexOf(`id="schema-${id}"`)));
+  const publish = section('PublishRequest');
+  assert.match(publish, /<tr><th>property<\/th><th>type<\/th><th>required<\/th><th>description<\/th><th>constraints<\/th><\/tr>/);
+  // maxItems comes from this worker's configuration (17).
+  assert.match(publish, /<tr><td><code>events<\/code><\/td><td>array of object<\/td><td>yes<\/td><td>[^<]+<\/td><td>1\.\.17 items<\/td><\/tr>/);
+  // Nested objects are flattened into dotted rows.
+  assert.match(section('Version'), /<code>Version\.api<\/code><\/td><td>integer<\/td><td>yes<\/td>/);
+  assert.match(
+    section('Plugins'),
+    /<code>plugins\[\]\.running<\/code><\/td><td>number<\/td><td>yes<\/td><td><\/td><td>one of <code>0<\/code>, <code>1<\/code>/,
+  );
+  assert.doesNotMatch(html, /&quot;(properties|required|type)&quot;:/, 'no raw JSON Schema');
+});
+
+test('the pages fit a phone screen: no horizontal scrolling at 390x844 in Chromium', async () => {
+  const page = await browser().newPage({ viewport: { width: 390, height: 844 }, extraHTTPHeaders: { Accept: 'text/html' } });
+  for (const path of ['/docs/spec', '/docs/dev/index.html', '/docs/dev/configuration.html', '/docs/dev/operations.html', '/console']) {
+    const answer = await page.goto(`${gw.url}${path}`);
+    assert.equal(answer?.status(), 200, path);
+    assert.match(answer?.headers()['content-type'] ?? '', /^text\/html/, path);
+    const [scrollWidth, innerWidth] = (await page.evaluate('[document.documentElement.scrollWidth, window.innerWidth]')) as [number, number];
+    assert.ok(scrollWidth <= innerWidth, `${path}: ${scrollWidth} px wide in a ${innerWidth} px viewport`);
+    assert.equal(await page.evaluate('document.querySelector(\'meta[name="viewport"]\')?.content'), 'width=device-width, initial-scale=1', path);
+  }
+  await page.close();
+});
+
 test('/docs/spec: q-values choose', async () => {
   assert.equal((await spec('application/x-yaml;q=0.5, application/json')).headers.get('content-type'), 'application/json');
   assert.match((await spec('application/json;q=0.2, text/html;q=0.9')).headers.get('content-type') ?? '', /^text\/html/);
@@ -127,6 +169,27 @@ test('/docs/dev/index.html is the development manual as HTML, with a table of co
   // Each contents entry points at a heading of the page.
   for (const [, id] of a.text.matchAll(/<li class="l[23]"><a href="#([^"]+)">/g)) assert.ok(a.text.includes(`id="${id}"`), id);
   assert.doesNotMatch(a.text, /<script|src="http/i);
+});
+
+test('/docs/dev also serves the configuration reference and the operations section of the README', async () => {
+  const manual = (await http(`${gw.url}/docs/dev/index.html`)).text;
+  for (const name of ['configuration', 'operations']) assert.ok(manual.includes(`<a href="/docs/dev/${name}.html">${name}</a>`), name);
+  const config = await http(`${gw.url}/docs/dev/configuration.html`);
+  assert.equal(config.status, 200);
+  assert.match(config.text, /<h2 id="configuration">Configuration<\/h2>/);
+  // Every key of the config schema is a row of the generated table.
+  for (const key of Object.keys(ConfigSchema.properties)) assert.ok(config.text.includes(`<td><code>${key}</code></td>`), key);
+  const ops = await http(`${gw.url}/docs/dev/operations.html`);
+  assert.equal(ops.status, 200);
+  assert.match(ops.text, /<h2 id="operations">Operations<\/h2>/);
+  assert.match(ops.text, /<h3 id="rolling-restart">Rolling restart<\/h3>/);
+  assert.doesNotMatch(ops.text, /<h2 id="performance">/, 'the section ends where the next one starts');
+  // The pictures the pages show are served with them.
+  assert.match(ops.text, /<img src="\/docs\/dev\/images\/console\.png"/);
+  assert.match((await http(`${gw.url}/docs/dev/index.html`)).text, /<img src="images\/console\.png"/);
+  const png = await http(`${gw.url}/docs/dev/images/console.png`);
+  assert.equal(png.status, 200);
+  assert.equal(png.headers.get('content-type'), 'image/png');
 });
 
 test('the OpenAPI page and the manual share one page shell (head, styles, navigation)', async () => {

@@ -27,7 +27,7 @@ function* operations(d: Json = doc): Generator<[string, string, Json]> {
   }
 }
 
-// SPEC section 2, one row per resource (plus the page /docs/dev redirects to).
+// SPEC section 2, one row per resource (plus the page /docs/dev redirects to, and the console).
 const RESOURCES = [
   ['get', '/version'],
   ['get', '/{api}/ws'],
@@ -35,6 +35,8 @@ const RESOURCES = [
   ['get', '/docs/spec'],
   ['get', '/docs/dev'],
   ['get', '/docs/dev/index.html'],
+  ['get', '/console'],
+  ['get', '/console/client.js'],
   ['get', '/config'],
   ['get', '/plugins'],
   ['get', '/healthcheck'],
@@ -205,7 +207,8 @@ test('renderSpec: the HTML page lists every operation and is self-contained', ()
   assert.match(html, /^<!DOCTYPE html>/);
   for (const [method, path] of RESOURCES) assert.ok(html.includes(`${method.toUpperCase()}</span> <code>${path}</code>`), `${method} ${path}`);
   for (const name of FILTERS) assert.ok(html.includes(`<code>${name}</code>`), name);
-  assert.doesNotMatch(html, /<script|<link|src="http|href="http/i);
+  // The one link is the empty favicon, so that browsers do not ask for /favicon.ico.
+  assert.doesNotMatch(html, /<script|<link(?! rel="icon" href="data:,">)|src="http|href="http/i);
   assert.match(html, /id="schema-PublishRequest"/);
 });
 
