@@ -5,6 +5,7 @@ import { checkRequestId } from '../events/index.js';
 import type { Compiled, Registry } from '../fanout/index.js';
 import { type Entry, formatToken } from '../history/index.js';
 import { readHeaders } from '../http/headers.js';
+import { originProblem, parseOrigins } from '../http/origins.js';
 import type { UWS } from '../uws.js';
 import type { SocketSet } from './close.js';
 import { validateHandshake } from './handshake.js';
@@ -23,6 +24,7 @@ export function upgradeHandler(
   rc: ResumeContext,
 ): NonNullable<UWS.WebSocketBehavior<Subscriber>['upgrade']> {
   const { config, log, metrics } = ctx;
+  const origins = parseOrigins(config.SENDER_ALLOWED_ORIGINS);
   const limits = { maxQueryBytes: config.SENDER_MAX_QUERY_BYTES, maxListItems: config.SENDER_MAX_LIST_ITEMS };
 
   return (res, req, context) => {
@@ -51,6 +53,10 @@ export function upgradeHandler(
     };
     // First of all (and the connection closed after, as its framing is in doubt): a repeated header.
     if (problem !== undefined) return refuse(problem, checkRequestId(undefined).id, true);
+    // SPEC 10: a page of an origin that is not allowed gets no socket (after the request id check).
+    const rid = checkRequestId(input.requestIdHeader);
+    const early = rid.error ?? originProblem(origins, headers.origin);
+    if (early !== undefined) return refuse(early, rid.id);
     const result = validateHandshake(input, limits);
     if (result instanceof LunaError) return refuse(result, checkRequestId(input.requestIdHeader).id);
     if (sockets.size >= config.SENDER_MAX_CONNECTIONS) {
