@@ -18,8 +18,10 @@ export class Exchange {
   readonly headers: Readonly<Record<string, string>>;
   /** The request's own id when valid, otherwise a generated one (also when malformed). */
   readonly requestId: string;
-  /** A repeated single-line header, else a Luna-Request-Id that does not match the pattern. */
+  /** A repeated single-line header or untrusted body framing, else a malformed Luna-Request-Id. */
   private readonly headerProblem: LunaError | undefined;
+  /** The headerProblem is one of framing (readHeaders): where this request ends is in doubt. */
+  readonly framingInDoubt: boolean;
   readonly started = process.hrtime.bigint();
   aborted = false;
   done = false;
@@ -56,6 +58,7 @@ export class Exchange {
     const rid = checkRequestId(problem === undefined ? headers['luna-request-id'] : undefined);
     this.requestId = rid.id;
     this.headerProblem = problem ?? rid.error;
+    this.framingInDoubt = problem !== undefined;
     this.cors = origins === undefined ? undefined : corsHeaders(origins, headers.origin);
     res.onAborted(() => {
       this.aborted = true;

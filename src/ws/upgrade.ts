@@ -51,8 +51,14 @@ export function upgradeHandler(
       });
       log.info({ request_id: requestId, method: 'GET', path, status: err.status, error_code: err.def.code, duration_ms: Date.now() - started }, 'request');
     };
-    // First of all (and the connection closed after, as its framing is in doubt): a repeated header.
-    if (problem !== undefined) return refuse(problem, checkRequestId(undefined).id, true);
+    // First of all (and the connection closed after, as its framing is in doubt): a repeated header
+    // or untrusted framing; answered a step later for the reason in http/router.ts answerLater.
+    if (problem !== undefined) {
+      let gone = false;
+      res.onAborted(() => (gone = true));
+      setImmediate(() => gone || refuse(problem, checkRequestId(undefined).id, true));
+      return;
+    }
     // SPEC 10: a page of an origin that is not allowed gets no socket (after the request id check).
     const rid = checkRequestId(input.requestIdHeader);
     const early = rid.error ?? originProblem(origins, headers.origin);
