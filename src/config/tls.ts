@@ -8,10 +8,11 @@ interface TlsKeys {
 }
 
 /**
- * The start-up check of the TLS keys, before uWS sees them: uWS's SSLApp reports an unreadable
- * file or a wrong passphrase at most as a line on stderr and then serves a port on which every
- * handshake fails, so the files are read and parsed here (node:crypto, the same PEM formats) and
- * a gateway with a half or broken TLS configuration refuses to start.
+ * The start-up check of the TLS keys, before uWS sees them: uWS 20.30's SSLApp only throws `App
+ * construction failed` for an unreadable file, a wrong passphrase or a broken PEM, naming none, so
+ * the files are read and parsed here (node:crypto, the same PEM formats) and a gateway with a half
+ * or broken TLS configuration refuses to start saying which key is wrong and why (also in the
+ * supervisor, before any worker is forked: a worker failing at start would be restarted forever).
  */
 export function tlsProblems(c: TlsKeys): string[] {
   const cert = c.SENDER_TLS_CERT_FILE;
