@@ -132,6 +132,12 @@ test('known uWS 20.30 behaviour: HTTP/1.0 requests get no answer', async (t) => 
   await uwsDecides(t, 'HTTP/1.0 with Host', 'GET /version HTTP/1.0\r\nHost: x\r\n\r\n', 505);
 });
 
+test('known uWS 20.30 behaviour: an HTTP/1.1 request without Host gets no answer (an empty Host is served)', async (t) => {
+  const empty = await rawHttp(gw.port, 'GET /version HTTP/1.1\r\nHost: \r\nConnection: close\r\n\r\n');
+  assert.equal(empty.status, 200);
+  await uwsDecides(t, 'no Host', 'GET /version HTTP/1.1\r\n\r\n', 400);
+});
+
 test('known uWS 20.30 behaviour: an absolute-form target gets no answer', async (t) => {
   await uwsDecides(t, 'absolute-form', 'GET http://x/version HTTP/1.1\r\nHost: x\r\n\r\n', 400);
 });
