@@ -1,12 +1,16 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig } from '../../src/config/index.js';
 import { type Gateway, spawnGateway, startGateway } from '../helpers/gateway.js';
 import { ACCOUNT, publishBody } from '../helpers/http.js';
+import { spawnCaptured } from '../helpers/spawn.js';
 import { https, makeCert, type TestCert } from '../helpers/tls.js';
+import { waitFor } from '../helpers/wait.js';
 import { connect } from '../helpers/ws-client.js';
 
 // SPEC 10: with SENDER_TLS_CERT_FILE and SENDER_TLS_KEY_FILE the port serves HTTPS and WSS only.
@@ -109,4 +113,21 @@ test('npm start with only one TLS file exits non-zero with the problem on stderr
     assert.match(e.message, /SENDER_TLS_KEY_FILE: is empty but SENDER_TLS_CERT_FILE is set/);
     return true;
   });
+});
+
+// docs/examples/luna_client.py (see client-python.test.ts for why this interpreter) over wss.
+const PYTHON = '/usr/bin/python3';
+const SCRIPT = fileURLToPath(new URL('../../../docs/examples/luna_client.py', import.meta.url));
+const pySkip = spawnSync(PYTHON, ['-c', 'import websockets'], { encoding: 'utf8' }).status === 0 ? false : `${PYTHON} cannot import websockets`;
+
+test('the Python example client subscribes over wss, trusting the certificate through SSL_CERT_FILE', { skip: pySkip }, async () => {
+  const py = spawnCaptured(PYTHON, [SCRIPT, '--url', gw.url.replace('https', 'wss'), '--account', ACCOUNT, '--count', '1'], { SSL_CERT_FILE: cert.cert });
+  try {
+    await waitFor(() => /"state": "open"/.test(py.stderr()), `the example's open\n${py.stderr()}`);
+    assert.equal((await publishTls(gw, cert.ca, [{ event_id: 'py-wss' }])).status, 201);
+    assert.equal(await py.exited, 0, py.stderr());
+    assert.match(JSON.parse(py.stdout().trim()).frame, /"py-wss"/);
+  } finally {
+    py.child.kill();
+  }
 });
