@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -8,13 +9,15 @@ import { type Gateway, startGateway } from '../helpers/gateway.js';
 import { ACCOUNT, publishBody } from '../helpers/http.js';
 import { spawnCaptured } from '../helpers/spawn.js';
 import { withTimeout } from '../helpers/timeout.js';
+import { makeCert } from '../helpers/tls.js';
 
 /**
  * SENDER_ALLOWED_ORIGINS as a real browser meets it: Debian's headless Chromium loads a page from
  * one origin (a tiny server here) whose script publishes to the gateway (another origin: the
  * browser sends a preflight for Luna-Account-Id and JSON), reads Luna-Request-Id (exposed) and
  * opens a WebSocket; the page reports what happened to its own server. One page origin is in the
- * list, the other is not.
+ * list, the other is not. And over TLS: wss and https to a self-signed certificate the browser is
+ * told to trust (by its key's hash), and refused without that.
  */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM}`;
@@ -56,7 +59,7 @@ before(async () => {
       return;
     }
     res.setHeader('Content-Type', 'text/html');
-    res.end(`<!doctype html><script>${script(gw.url, url.searchParams.get('tag') ?? '')}</script>`);
+    res.end(`<!doctype html><script>${script(url.searchParams.get('gw') ?? gw.url, url.searchParams.get('tag') ?? '')}</script>`);
   });
   await new Promise<void>((r) => pages.listen(0, '127.0.0.1', () => r()));
   pagePort = (pages.address() as { port: number }).port;
@@ -69,11 +72,11 @@ after(async () => {
   await new Promise((r) => pages.close(r));
 });
 
-async function visit(origin: string, tag: string): Promise<Record<string, string>> {
+async function visit(origin: string, tag: string, gwUrl = gw.url, extra: string[] = []): Promise<Record<string, string>> {
   const profile = mkdtempSync(join(tmpdir(), 'luna-chromium-'));
   const got = new Promise<Record<string, string>>((resolve) => reports.set(tag, resolve));
   const args = ['--headless', `--user-data-dir=${profile}`, '--disable-gpu', '--no-first-run', ...(process.getuid?.() === 0 ? ['--no-sandbox'] : [])];
-  const browser = spawnCaptured(CHROMIUM, [...args, `${origin}/?tag=${tag}`], {});
+  const browser = spawnCaptured(CHROMIUM, [...args, ...extra, `${origin}/?tag=${tag}&gw=${encodeURIComponent(gwUrl)}`], {});
   try {
     return await withTimeout(got, 30000, `the page's report\n${browser.stderr().slice(-2000)}`);
   } finally {
@@ -94,4 +97,24 @@ test('a page of another origin can neither read a publish answer nor open a WebS
   const r = await visit(`http://localhost:${pagePort}`, 'other');
   assert.match(r.publish!, /^blocked/, JSON.stringify(r));
   assert.equal(r.ws, 'error');
+});
+
+test('over TLS: the page publishes over https and opens a wss socket to a self-signed certificate the browser trusts', { skip }, async () => {
+  const cert = makeCert();
+  const tls = await startGateway(cert.env);
+  try {
+    // Chromium trusts exactly this certificate's key (its SPKI hash), nothing wider.
+    const spki = execSync(`openssl x509 -in ${cert.cert} -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64`)
+      .toString()
+      .trim();
+    const r = await visit(`http://127.0.0.1:${pagePort}`, 'tls', tls.url, [`--ignore-certificate-errors-spki-list=${spki}`]);
+    assert.equal(r.publish, '201', JSON.stringify(r));
+    assert.equal(r.ws, 'open');
+    const untrusted = await visit(`http://127.0.0.1:${pagePort}`, 'untrusted', tls.url);
+    assert.match(untrusted.publish!, /^blocked/, JSON.stringify(untrusted));
+    assert.equal(untrusted.ws, 'error');
+  } finally {
+    await tls.stop();
+    cert.remove();
+  }
 });
