@@ -71,6 +71,7 @@ export type ErrorName = keyof typeof Errors;
 export const STATUS_TEXT: Readonly<Record<number, string>> = {
   200: 'OK',
   201: 'Created',
+  204: 'No Content',
   302: 'Found',
   400: 'Bad Request',
   403: 'Forbidden',

@@ -5,10 +5,12 @@ import type { WorkerContext } from './context.js';
 import { CloseCodes } from './errors.js';
 import { Registry, startSlowConsumerSweep } from './fanout/index.js';
 import { History } from './history/index.js';
+import { createApp } from './http/app.js';
 import { consoleRoutes } from './http/console.js';
 import { docsRoutes } from './http/docs-routes.js';
 import { HttpDrain } from './http/drain.js';
 import { infoRoutes } from './http/info-routes.js';
+import { parseOrigins } from './http/origins.js';
 import { mountRoutes, type RouteTable } from './http/router.js';
 import { wsFallbackRoutes } from './http/ws-fallback.js';
 import { publishRoutes, startLunaBridge } from './inputs/index.js';
@@ -88,7 +90,7 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
   const plugins = new Plugins(log);
   await plugins.load(config.SENDER_PLUGINS, { config, log });
 
-  const app = uws.App();
+  const app = createApp(config);
   const sockets: SocketSet = new Set();
   const registry = new Registry((topic, frame) => app.publish(topic, frame, false, false), metrics);
   const context: WorkerContext = {
@@ -129,7 +131,7 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
   wsFallbackRoutes(table, wsPaths, config);
   consoleRoutes(table, context);
   const drain = new HttpDrain();
-  mountRoutes(app, table, log, drain);
+  mountRoutes(app, table, log, drain, parseOrigins(config.SENDER_ALLOWED_ORIGINS));
 
   const deliver = (ev: DeliveredEvent) => {
     registry.deliver(history.append(ev), history.epoch);
@@ -163,7 +165,10 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
   const listenSocket = await listen(app, config.SENDER_HOST, config.SENDER_PORT, { exclusive: bus.kind === 'memory' });
   if (bus.kind !== 'memory') warnWithoutRequestMigration(log);
   const port = uws.us_socket_local_port(listenSocket as unknown as UWS.us_socket);
-  log.info({ port, host: config.SENDER_HOST, bus: bus.kind }, `luna-sender listening on ${config.SENDER_HOST}:${port}`);
+  log.info(
+    { port, host: config.SENDER_HOST, bus: bus.kind, tls: config.SENDER_TLS_CERT_FILE !== '' },
+    `luna-sender listening on ${config.SENDER_HOST}:${port}`,
+  );
 
   let closing: Promise<void> | undefined;
   const close = () =>

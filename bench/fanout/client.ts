@@ -14,6 +14,8 @@ import { nowMs } from './events.js';
 interface OpenJob {
   cmd: 'open';
   port: number;
+  /** The server's certificate (PEM) when it serves TLS: the sockets are wss. */
+  ca?: string;
   account: string;
   /** One path (with query) per socket. */
   paths: string[];
@@ -38,7 +40,7 @@ async function open(job: OpenJob): Promise<{ opened: number; failed: number; err
   const t0 = performance.now();
   await pool(job.paths.length, job.concurrency, async (k) => {
     try {
-      const ws = await connectWs(job.port, job.paths[k], { 'Luna-Account-Id': job.account });
+      const ws = await connectWs(job.port, job.paths[k], { 'Luna-Account-Id': job.account }, 10000, undefined, job.ca);
       const slot = base + k;
       ws.onFrame = (buf, start, end) => {
         counts[slot]++;

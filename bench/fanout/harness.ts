@@ -91,7 +91,7 @@ export class Load {
       jobs.push(
         request<{ opened: number; failed: number; error?: string }>(
           proc,
-          { cmd: 'open', port: this.server.port, account: this.account, paths: mine.map((s) => s.path), concurrency },
+          { cmd: 'open', port: this.server.port, ca: this.server.ca, account: this.account, paths: mine.map((s) => s.path), concurrency },
           'opened',
           120000,
         ).then((r) => {
@@ -145,6 +145,7 @@ export class Load {
     const job: PublishJob = {
       cmd: 'run',
       port: this.server.port,
+      ca: this.server.ca,
       account: this.account,
       rate: spec.rate,
       batch: spec.batch,

@@ -1,4 +1,5 @@
 import { Agent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import { postPublish } from '../lib/post-publish.js';
 import { histAdd, histQuantile, newHist } from '../lib/stats.js';
 import { EventMaker, FILTER_MIX, nowMs, type PayloadKind, publishBody } from './events.js';
@@ -14,6 +15,8 @@ import { EventMaker, FILTER_MIX, nowMs, type PayloadKind, publishBody } from './
 export interface PublishJob {
   cmd: 'run';
   port: number;
+  /** The server's certificate (PEM) when it serves TLS: publish over https. */
+  ca?: string;
   account: string;
   rate: number;
   batch: number;
@@ -46,7 +49,7 @@ const MAX_IN_FLIGHT = 64;
 
 async function run(job: PublishJob): Promise<PublishResult> {
   const maker = new EventMaker(job.kind);
-  const agent = new Agent({ keepAlive: true, maxSockets: 16 });
+  const agent = job.ca === undefined ? new Agent({ keepAlive: true, maxSockets: 16 }) : new HttpsAgent({ keepAlive: true, maxSockets: 16, ca: job.ca });
   const hist = newHist();
   const total = Math.max(1, Math.floor((job.rate * job.seconds) / job.batch));
   const intervalMs = (job.batch / job.rate) * 1000;
@@ -78,15 +81,22 @@ async function run(job: PublishJob): Promise<PublishResult> {
     const body = publishBody(events);
     sentEvents += job.batch;
     inFlight++;
-    postPublish(job.port, job.account, agent, body, (error, ms) => {
-      inFlight--;
-      if (ms !== undefined) histAdd(hist, ms);
-      if (error === undefined) acked(first, job.batch);
-      else {
-        failedBatches++;
-        firstError ??= error;
-      }
-    });
+    postPublish(
+      job.port,
+      job.account,
+      agent,
+      body,
+      (error, ms) => {
+        inFlight--;
+        if (ms !== undefined) histAdd(hist, ms);
+        if (error === undefined) acked(first, job.batch);
+        else {
+          failedBatches++;
+          firstError ??= error;
+        }
+      },
+      job.ca,
+    );
   };
 
   const t0 = performance.now();

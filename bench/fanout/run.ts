@@ -15,6 +15,7 @@ import { Load, type RunResult, type Subscription } from './harness.js';
  *
  *   node build/bench/fanout/run.js [--subs 2000] [--rate 40] [--batch 10] [--seconds 8]
  *     [--payload small,full] [--servers product,ceiling,baseline] [--reps 3] [--clients 2]
+ *     (`--servers product,product-tls`: the gateway over plain and over TLS, clients on ws/wss)
  *     [--find-max] [--find-batch 1] [--find-payload small] [--start-rate 50] [--step 1.6] [--find-seconds 4]
  *     [--max-loss 0.001] [--max-p99 100] [--max-rate 20000]
  */
@@ -123,7 +124,7 @@ export async function runFanout(o: FanoutOptions): Promise<{ rows: FanoutRow[]; 
   const subs = subscriptions(o.subs, o.mix, o.positions);
   for (const kind of o.servers) {
     await withProcs(async () => {
-      const redis = kind === 'product' && o.bus === 'redis' ? await startRedis() : undefined;
+      const redis = (kind === 'product' || kind === 'product-tls') && o.bus === 'redis' ? await startRedis() : undefined;
       const server = await startServer(kind, { redisUrl: redis?.url, nodeFlags: process.env.BENCH_SERVER_NODE_FLAGS?.split(' ').filter(Boolean) });
       const load = new Load(server, ACCOUNT, redis?.proc.pid);
       await load.open(subs, o.clients);
@@ -237,6 +238,19 @@ function printRows(o: FanoutOptions, rows: FanoutRow[]): void {
       b ? `1/${(b.usPerDelivery / p.usPerDelivery).toFixed(1)}` : '-',
       c ? `${((p.usPerDelivery + (p.redisCpuS * 1e6) / p.received) / c.usPerDelivery).toFixed(2)}x` : '-',
     ]);
+  }
+  const tlsRows: Cell[][] = [];
+  for (const payload of o.payloads) {
+    const p = rows.find((r) => r.server === 'product' && r.payload === payload)?.result;
+    const t = rows.find((r) => r.server === 'product-tls' && r.payload === payload)?.result;
+    if (p && t) tlsRows.push([payload, p.usPerDelivery, t.usPerDelivery, `${(t.usPerDelivery / p.usPerDelivery).toFixed(2)}x`, p.loadCpuPct, t.loadCpuPct]);
+  }
+  if (tlsRows.length > 0) {
+    printTable(
+      'TLS: server CPU per delivery (us), the same gateway over wss/https and over ws/http; goal: within 2x',
+      ['payload', 'product', 'product-tls', 'tls/plain', 'load-gen CPU % plain', 'load-gen CPU % tls'],
+      tlsRows,
+    );
   }
   printTable(
     'Server CPU per delivery (us); target: product <= 1.4x ceiling and <= 1/8 of baseline',

@@ -1,4 +1,5 @@
 import { type Agent, request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 
 /**
  * One POST /2/publish for the benchmark publishers (fan-out and soak). Calls `done` exactly once:
@@ -11,10 +12,13 @@ export function postPublish(
   agent: Agent,
   body: string,
   done: (error: string | undefined, ms: number | undefined) => void,
+  /** PEM of the certificate to trust: the request goes over https (then `agent` is an https.Agent). */
+  ca?: string,
 ): void {
   const t0 = performance.now();
-  const req = request(
+  const req = (ca === undefined ? request : httpsRequest)(
     {
+      ca,
       host: '127.0.0.1',
       port,
       method: 'POST',

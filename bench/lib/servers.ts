@@ -1,15 +1,17 @@
 import { get } from 'node:http';
+import { get as httpsGet } from 'node:https';
+import { makeCert } from '../../test/helpers/tls.js';
 import { freePort, nodeScript, type Proc, SERVER_CPU, sleep } from './procs.js';
 
 /** Polls GET /version until it answers 200 (bounded); fails early if the process exits. */
-export async function waitHttp(proc: Proc, port: number, timeoutMs: number): Promise<void> {
+export async function waitHttp(proc: Proc, port: number, timeoutMs: number, ca?: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let exited = false;
   proc.child.once('exit', () => (exited = true));
   while (Date.now() < deadline) {
     if (exited) throw new Error(`${proc.name} exited before listening\n${proc.tail()}`);
     const ok = await new Promise<boolean>((resolve) => {
-      const req = get({ host: '127.0.0.1', port, path: '/version', timeout: 1000 }, (res) => {
+      const req = (ca === undefined ? get : httpsGet)({ host: '127.0.0.1', port, path: '/version', timeout: 1000, ca }, (res) => {
         res.resume();
         resolve(res.statusCode === 200);
       });
@@ -25,16 +27,20 @@ export async function waitHttp(proc: Proc, port: number, timeoutMs: number): Pro
 /**
  * The three servers under test, each started pinned to the server CPU:
  *   product  - the gateway (build/src/main.js) on the Redis bus, SENDER_WORKERS workers (default 1)
+ *   product-tls - the same serving TLS (a self-signed certificate made at start): clients use wss/https
  *   ceiling  - bench/fanout/servers/ceiling.ts: minimal uWS, one topic per account, no filters
  *   baseline - bench/fanout/servers/ws-baseline.ts: node:http + ws, per-subscriber filter loop
  */
-export type ServerKind = 'product' | 'ceiling' | 'baseline';
+export type ServerKind = 'product' | 'product-tls' | 'ceiling' | 'baseline';
+/** The default set of a run; `product-tls` is asked for by name (`--servers product,product-tls`). */
 export const SERVER_KINDS: readonly ServerKind[] = ['product', 'ceiling', 'baseline'];
 
 export interface Server {
   readonly kind: ServerKind;
   readonly proc: Proc;
   readonly port: number;
+  /** PEM of the certificate the server presents (product-tls): the clients trust it. */
+  readonly ca?: string;
 }
 
 export interface ServerOptions {
@@ -49,8 +55,12 @@ export async function startServer(kind: ServerKind, opts: ServerOptions = {}): P
   const port = await freePort();
   let proc: Proc;
   const flags = opts.nodeFlags ?? [];
-  if (kind === 'product') {
+  let ca: string | undefined;
+  if (kind === 'product' || kind === 'product-tls') {
+    const cert = kind === 'product-tls' ? makeCert() : undefined;
+    ca = cert?.ca.toString('utf8');
     const env: Record<string, string> = {
+      ...cert?.env,
       SENDER_PORT: String(port),
       SENDER_HOST: '127.0.0.1',
       LOG_LEVEL: 'warn',
@@ -61,7 +71,11 @@ export async function startServer(kind: ServerKind, opts: ServerOptions = {}): P
     proc = nodeScript('product', 'src/main.js', [], { cpu: SERVER_CPU, env, nofile: true, nodeFlags: flags });
     // The `listening` line is logged at info, and the benchmark runs at warn (a log line per request
     // would be measured too): poll GET /version instead.
-    await waitHttp(proc, port, 30000);
+    try {
+      await waitHttp(proc, port, 30000, ca);
+    } finally {
+      cert?.remove(); // read at start-up: the running server no longer needs the files
+    }
   } else {
     const script = kind === 'ceiling' ? 'bench/fanout/servers/ceiling.js' : 'bench/fanout/servers/ws-baseline.js';
     proc = nodeScript(kind, script, [], {
@@ -73,5 +87,5 @@ export async function startServer(kind: ServerKind, opts: ServerOptions = {}): P
     });
   }
   await proc.ready;
-  return { kind, proc, port };
+  return { kind, proc, port, ca };
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type Socket, connect as tcpConnect } from 'node:net';
+import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 
 /**
  * A minimal WebSocket client for load generation: one TCP socket, the RFC 6455 handshake, and a
@@ -114,9 +115,20 @@ export class HandshakeError extends Error {
  * the client end to another loopback source address (127.0.0.x), so many thousands of connections
  * (and reconnections, whose old ends sit in TIME_WAIT) do not exhaust one address's ephemeral ports.
  */
-export function connectWs(port: number, path: string, headers: Record<string, string> = {}, timeoutMs = 10000, localAddress?: string): Promise<RawWs> {
+export function connectWs(
+  port: number,
+  path: string,
+  headers: Record<string, string> = {},
+  timeoutMs = 10000,
+  localAddress?: string,
+  /** PEM of the certificate to trust: the connection is wss (TLS) instead of ws. */
+  ca?: string,
+): Promise<RawWs> {
   return new Promise((resolve, reject) => {
-    const socket = tcpConnect({ host: '127.0.0.1', port, noDelay: true, localAddress });
+    // tls.connect passes localAddress on to its TCP socket; its typings only lack it.
+    const tlsOptions = { host: '127.0.0.1', port, localAddress, ca } as ConnectionOptions;
+    const socket = ca === undefined ? tcpConnect({ host: '127.0.0.1', port, noDelay: true, localAddress }) : tlsConnect(tlsOptions);
+    if (ca !== undefined) socket.setNoDelay(true);
     let acc: Buffer = Buffer.alloc(0);
     const timer = setTimeout(() => {
       socket.destroy();
@@ -128,7 +140,7 @@ export function connectWs(port: number, path: string, headers: Record<string, st
       reject(err);
     };
     socket.once('error', fail);
-    socket.once('connect', () => {
+    socket.once(ca === undefined ? 'connect' : 'secureConnect', () => {
       let req = `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n`;
       req += `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n`;
       for (const [k, v] of Object.entries(headers)) req += `${k}: ${v}\r\n`;

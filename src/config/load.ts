@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { type Config, ConfigSchema, keySchema } from './schema.js';
+import { tlsProblems } from './tls.js';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -68,6 +69,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }
     out[key] = value;
   }
+  if (problems.length === 0) problems.push(...tlsProblems(out as unknown as Config));
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(out) as Config;
 }

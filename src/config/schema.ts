@@ -6,6 +6,8 @@ import { type Static, type TSchema, Type } from '@sinclair/typebox';
  * README's configuration table is generated from this object (src/doc-tables.ts) and a
  * test fails when it is stale. `secret: true` marks values that /config masks.
  */
+/** One SENDER_ALLOWED_ORIGINS item: `*` or scheme://host[:port]. */
+const ORIGIN_ITEM = '(\\*|[A-Za-z][A-Za-z0-9+.-]*://[^\\s/?#@,:]+(:[0-9]{1,5})?)';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export const ConfigSchema = Type.Object(
@@ -102,6 +104,19 @@ export const ConfigSchema = Type.Object(
       maximum: 86400,
       description: 'Seconds during which a repeat of a publish `Idempotency-Key` for the same account appends nothing and is answered 201 like the first.',
     }),
+    SENDER_ALLOWED_ORIGINS: Type.String({
+      default: '*',
+      // `*` or scheme://host[:port] items, as browsers send `Origin` (no path, no trailing slash).
+      pattern: `^\\s*${ORIGIN_ITEM}(\\s*,\\s*${ORIGIN_ITEM})*\\s*$`,
+      description:
+        'Comma-separated origins (`https://app.example.com[:port]`) whose pages may open `/ws` and read HTTP answers (CORS); `*`: any. An upgrade or preflight with another `Origin` gets 403 (29001); requests without `Origin` are unaffected.',
+    }),
+    SENDER_TLS_CERT_FILE: Type.String({
+      default: '',
+      description: 'PEM certificate (chain) file; with SENDER_TLS_KEY_FILE the port serves HTTPS and WSS only. Empty: plain HTTP.',
+    }),
+    SENDER_TLS_KEY_FILE: Type.String({ default: '', description: 'PEM private key file of SENDER_TLS_CERT_FILE (both or neither).' }),
+    SENDER_TLS_KEY_PASSPHRASE: Type.String({ default: '', secret: true, description: 'Passphrase of an encrypted SENDER_TLS_KEY_FILE (masked in /config).' }),
     SENDER_PLUGINS: Type.String({ default: '', description: 'Comma-separated plugin module paths (section Plugins).' }),
     SENDER_CONFIG: Type.String({ default: '', description: 'JSON file with any of these keys; the environment wins over it.' }),
     LOG_LEVEL: Type.Union(

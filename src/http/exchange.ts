@@ -3,6 +3,7 @@ import { checkRequestId } from '../events/index.js';
 import type { Logger } from '../log.js';
 import type { UWS } from '../uws.js';
 import { readHeaders } from './headers.js';
+import { corsHeaders, type OriginPolicy } from './origins.js';
 
 /**
  * One HTTP request/response pair. Everything needed from uWS's HttpRequest is copied in the
@@ -17,8 +18,10 @@ export class Exchange {
   readonly headers: Readonly<Record<string, string>>;
   /** The request's own id when valid, otherwise a generated one (also when malformed). */
   readonly requestId: string;
-  /** A repeated single-line header, else a Luna-Request-Id that does not match the pattern. */
+  /** A repeated single-line header or untrusted body framing, else a malformed Luna-Request-Id. */
   private readonly headerProblem: LunaError | undefined;
+  /** The headerProblem is one of framing (readHeaders): where this request ends is in doubt. */
+  readonly framingInDoubt: boolean;
   readonly started = process.hrtime.bigint();
   aborted = false;
   done = false;
@@ -32,6 +35,8 @@ export class Exchange {
   deferClose = false;
   /** The answer was written but its response left open (see send); closeConnection ends it. */
   private openAnswer = false;
+  /** CORS headers of every answer (an allowed `Origin`), computed once. */
+  private readonly cors: Readonly<Record<string, string>> | undefined;
 
   constructor(
     readonly res: UWS.HttpResponse,
@@ -39,6 +44,7 @@ export class Exchange {
     private readonly log: Logger,
     /** While it drains (shutdown), every answer closes its connection. */
     private readonly drain?: { readonly draining: boolean },
+    origins?: OriginPolicy,
   ) {
     this.method = req.getCaseSensitiveMethod();
     this.path = req.getUrl();
@@ -52,6 +58,8 @@ export class Exchange {
     const rid = checkRequestId(problem === undefined ? headers['luna-request-id'] : undefined);
     this.requestId = rid.id;
     this.headerProblem = problem ?? rid.error;
+    this.framingInDoubt = problem !== undefined;
+    this.cors = origins === undefined ? undefined : corsHeaders(origins, headers.origin);
     res.onAborted(() => {
       this.aborted = true;
       this.finish(499);
@@ -70,6 +78,7 @@ export class Exchange {
       this.res.writeHeader('Luna-Request-Id', this.requestId);
       if (contentType !== undefined) this.res.writeHeader('Content-Type', contentType);
       if (headers) for (const k in headers) this.res.writeHeader(k, headers[k]);
+      if (this.cors) for (const k in this.cors) this.res.writeHeader(k, this.cors[k]);
       const closing = close || this.bodyPending || this.drain?.draining === true;
       if (closing && this.deferClose) {
         // A response may not be touched once ended (uWS 20.30 throws), yet uWS goes on feeding the

@@ -19,7 +19,7 @@ const SINGLE: Readonly<Record<string, string>> = {
 export interface RequestHeaders {
   /** Lower-case name -> value of its first line. */
   readonly values: Readonly<Record<string, string>>;
-  /** The first header problem (a repeated single-line header): the first error of every request. */
+  /** The first header problem (a repeated single-line header, untrusted body framing): the first error of every request. */
   readonly problem: LunaError | undefined;
 }
 
@@ -41,6 +41,28 @@ export function readHeaders(req: UWS.HttpRequest): RequestHeaders {
     if (!(k in values)) values[k] = v;
     else if (repeated === undefined && k in SINGLE) repeated = SINGLE[k];
   });
-  const problem = repeated === undefined ? undefined : new LunaError(Errors.BadQueryOrHeader, `Header '${repeated}' is given more than once`);
+  const problem = repeated === undefined ? framingProblem(values) : new LunaError(Errors.BadQueryOrHeader, `Header '${repeated}' is given more than once`);
   return { values, problem };
+}
+
+/**
+ * The body framing headers the gateway can trust. uWS 20.30 reads any Transfer-Encoding as chunked
+ * (`xchunked`, `chunked, identity`, `gzip`: a proxy in front may frame those bodies otherwise, the
+ * request smuggling pattern), so only exactly `chunked` (case-insensitive, RFC 9112 7) passes. uWS
+ * itself already drops the connection, unanswered, on a Content-Length that is not decimal and on
+ * both headers at once (hostile-http test); the checks here keep that true whatever uWS does.
+ */
+function framingProblem(values: Readonly<Record<string, string>>): LunaError | undefined {
+  const te = values['transfer-encoding'];
+  const cl = values['content-length'];
+  if (te !== undefined && cl !== undefined) {
+    return new LunaError(Errors.BadQueryOrHeader, "Headers 'Content-Length' and 'Transfer-Encoding' are both given");
+  }
+  if (te !== undefined && te.toLowerCase() !== 'chunked') {
+    return new LunaError(Errors.BadQueryOrHeader, `Header 'Transfer-Encoding' must be 'chunked', the only transfer coding read; got '${te.slice(0, 100)}'`);
+  }
+  if (cl !== undefined && !/^[0-9]{1,15}$/.test(cl)) {
+    return new LunaError(Errors.BadQueryOrHeader, "Header 'Content-Length' must be a decimal number of bytes");
+  }
+  return undefined;
 }

@@ -3,6 +3,7 @@ import type { Logger } from '../log.js';
 import type { UWS } from '../uws.js';
 import type { HttpDrain } from './drain.js';
 import { Exchange } from './exchange.js';
+import { type OriginPolicy, originProblem, PREFLIGHT_HEADERS } from './origins.js';
 
 export type Handler = (ex: Exchange) => void | Promise<void>;
 /** path -> method -> handler; paths are exact (no patterns), so lookups are one Map.get. */
@@ -20,23 +21,47 @@ export function addRoute(table: RouteTable, method: string, path: string, handle
  * by the uWS `ws` routes; a non-upgrade GET on those paths reaches this table (426). With a `drain`,
  * every request is counted from arrival until its handler settled (the worker's shutdown waits).
  */
-export function mountRoutes(app: UWS.TemplatedApp, table: RouteTable, log: Logger, drain?: HttpDrain): void {
+export function mountRoutes(app: UWS.TemplatedApp, table: RouteTable, log: Logger, drain?: HttpDrain, origins?: OriginPolicy): void {
   app.any('/*', (res, req) => {
-    const ex = new Exchange(res, req, log, drain);
+    const ex = new Exchange(res, req, log, drain, origins);
     const headerError = ex.headerError();
+    if (headerError && ex.framingInDoubt) return answerLater(ex, headerError);
     if (headerError) return ex.error(headerError);
     const methods = table.get(ex.path);
     if (methods === undefined) {
       return ex.error(new LunaError(Errors.NotFound, `Resource '${ex.path}' not found`));
     }
+    if (ex.method === 'OPTIONS' && ex.headers.origin !== undefined && origins !== undefined) return preflight(ex, methods, origins);
     // HEAD is GET without the body (Exchange.send leaves it out).
     const handler = methods[ex.method] ?? (ex.method === 'HEAD' ? methods.GET : undefined);
     if (handler === undefined) {
-      const allow = [...Object.keys(methods), ...('GET' in methods ? ['HEAD'] : [])].join(', ');
+      const allow = allowed(methods);
       return ex.error(new LunaError(Errors.MethodNotAllowed, `Method '${ex.method}' is not allowed on '${ex.path}'; allowed: ${allow}`), { Allow: allow });
     }
     run(ex, handler, log, drain);
   });
+}
+
+/**
+ * A request whose end is in doubt is answered one event-loop step later. uWS 20.30 goes on parsing
+ * the bytes it already read after a request even when its answer shut the connection down
+ * (`end(body, true)`), so an answer given at once would let a request hidden behind the doubtful
+ * framing be served (test/integration/hostile-http.test.ts). While an answer is pending, uWS drops
+ * the connection unanswered when it finds such bytes; without them the 400 goes out and closes.
+ */
+function answerLater(ex: Exchange, err: LunaError): void {
+  setImmediate(() => ex.error(err));
+}
+
+function allowed(methods: Partial<Record<string, Handler>>): string {
+  return [...Object.keys(methods), ...('GET' in methods ? ['HEAD'] : [])].join(', ');
+}
+
+/** A CORS preflight (an OPTIONS with `Origin`) on a known path: 204 allowing its methods, or 403 for another origin. */
+function preflight(ex: Exchange, methods: Partial<Record<string, Handler>>, origins: OriginPolicy): void {
+  const refused = originProblem(origins, ex.headers.origin);
+  if (refused !== undefined) ex.error(refused);
+  else ex.send(204, undefined, '', { 'Access-Control-Allow-Methods': allowed(methods), ...PREFLIGHT_HEADERS });
 }
 
 function run(ex: Exchange, handler: Handler, log: Logger, drain: HttpDrain | undefined): void {

@@ -5,6 +5,7 @@ import { checkRequestId } from '../events/index.js';
 import type { Compiled, Registry } from '../fanout/index.js';
 import { type Entry, formatToken } from '../history/index.js';
 import { readHeaders } from '../http/headers.js';
+import { originProblem, parseOrigins } from '../http/origins.js';
 import type { UWS } from '../uws.js';
 import type { SocketSet } from './close.js';
 import { validateHandshake } from './handshake.js';
@@ -23,6 +24,7 @@ export function upgradeHandler(
   rc: ResumeContext,
 ): NonNullable<UWS.WebSocketBehavior<Subscriber>['upgrade']> {
   const { config, log, metrics } = ctx;
+  const origins = parseOrigins(config.SENDER_ALLOWED_ORIGINS);
   const limits = { maxQueryBytes: config.SENDER_MAX_QUERY_BYTES, maxListItems: config.SENDER_MAX_LIST_ITEMS };
 
   return (res, req, context) => {
@@ -49,8 +51,18 @@ export function upgradeHandler(
       });
       log.info({ request_id: requestId, method: 'GET', path, status: err.status, error_code: err.def.code, duration_ms: Date.now() - started }, 'request');
     };
-    // First of all (and the connection closed after, as its framing is in doubt): a repeated header.
-    if (problem !== undefined) return refuse(problem, checkRequestId(undefined).id, true);
+    // First of all (and the connection closed after, as its framing is in doubt): a repeated header
+    // or untrusted framing; answered a step later for the reason in http/router.ts answerLater.
+    if (problem !== undefined) {
+      let gone = false;
+      res.onAborted(() => (gone = true));
+      setImmediate(() => gone || refuse(problem, checkRequestId(undefined).id, true));
+      return;
+    }
+    // SPEC 10: a page of an origin that is not allowed gets no socket (after the request id check).
+    const rid = checkRequestId(input.requestIdHeader);
+    const early = rid.error ?? originProblem(origins, headers.origin);
+    if (early !== undefined) return refuse(early, rid.id);
     const result = validateHandshake(input, limits);
     if (result instanceof LunaError) return refuse(result, checkRequestId(input.requestIdHeader).id);
     if (sockets.size >= config.SENDER_MAX_CONNECTIONS) {

@@ -16,7 +16,12 @@ export interface Gateway {
 export async function startGateway(env: Record<string, string> = {}): Promise<Gateway> {
   const config = loadConfig({ SENDER_HOST: '127.0.0.1', SENDER_PORT: '0', LOG_LEVEL: 'silent', ...env });
   const worker = await startWorker(config, { log: createLogger(config.LOG_LEVEL) });
-  return { port: worker.port, url: `http://127.0.0.1:${worker.port}`, worker, stop: () => worker.close() };
+  return { port: worker.port, url: `${scheme(config.SENDER_TLS_CERT_FILE)}://127.0.0.1:${worker.port}`, worker, stop: () => worker.close() };
+}
+
+/** `https` when the gateway serves TLS (SENDER_TLS_CERT_FILE given), so tests build wss URLs from it too. */
+function scheme(certFile: string | undefined): 'http' | 'https' {
+  return certFile ? 'https' : 'http';
 }
 
 export const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
@@ -53,7 +58,7 @@ export function spawnGateway(env: Record<string, string> = {}, timeoutMs = 20000
       resolve({
         child,
         port,
-        url: `http://127.0.0.1:${port}`,
+        url: `${scheme(env.SENDER_TLS_CERT_FILE)}://127.0.0.1:${port}`,
         stdout,
         stderr,
         exited,

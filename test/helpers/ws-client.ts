@@ -14,9 +14,9 @@ export interface Client {
 }
 
 /** A real WebSocket client; resolves once the 101 arrived, rejects with the HTTP answer otherwise. */
-export function connect(url: string, headers: Record<string, string> = {}): Promise<Client> {
+export function connect(url: string, headers: Record<string, string> = {}, options: WebSocket.ClientOptions = {}): Promise<Client> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers });
+    const ws = new WebSocket(url, { headers, ...options });
     let upgradeHeaders: Client['headers'] = {};
     ws.on('upgrade', (res) => {
       upgradeHeaders = res.headers;
