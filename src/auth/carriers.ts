@@ -8,8 +8,8 @@ export const MAX_TOKEN_BYTES = 8192;
 export const SUBPROTOCOL = 'luna-sender';
 const BEARER_PROTOCOL = 'bearer.';
 const ACCESS_TOKEN = 'access_token';
-/** RFC 6750 2.1 b64token (also what base64url JWTs are made of). */
-const B64TOKEN_RE = /^[A-Za-z0-9\-._~+/]+=*$/;
+/** A JWS in compact serialisation: three base64url segments (no padding); the payload may be empty. */
+const JWS_RE = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]*){2}$/;
 
 /** What the request carried, copied out of it (headers by their lower-case names). */
 export interface CarrierInput {
@@ -72,6 +72,6 @@ export function carriedToken(input: CarrierInput): Carried | LunaError {
   const token = found[0];
   if (found.some((t) => t !== token)) return unauthorized('The request carries different tokens (Authorization, Sec-WebSocket-Protocol, access_token)');
   if (token.length > MAX_TOKEN_BYTES) return unauthorized(`Token is longer than ${MAX_TOKEN_BYTES} bytes`);
-  if (!B64TOKEN_RE.test(token)) return unauthorized('Token has characters a JSON Web Token cannot hold');
+  if (!JWS_RE.test(token)) return unauthorized('Token is not a JSON Web Token (three base64url segments)');
   return { token, subprotocol, query };
 }

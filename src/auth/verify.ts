@@ -53,6 +53,12 @@ export class Verifier {
   }
 
   private async verifyFresh(token: string): Promise<Grant | LunaError> {
+    // Only the canonical spelling: base64url's last character has unused bits, so one signed token
+    // has several spellings that decode alike; refusing the others keeps one text per token (the
+    // cache key) and leaves nothing to a decoder's leniency.
+    for (const seg of token.split('.')) {
+      if (Buffer.from(seg, 'base64url').toString('base64url') !== seg) return unauthorized('Token is not canonical base64url');
+    }
     let alg: unknown;
     let kid: unknown;
     try {

@@ -13,10 +13,13 @@ export interface Client {
   headers: Record<string, string | string[] | undefined>;
 }
 
-/** A real WebSocket client; resolves once the 101 arrived, rejects with the HTTP answer otherwise. */
-export function connect(url: string, headers: Record<string, string> = {}): Promise<Client> {
+/**
+ * A real WebSocket client; resolves once the 101 arrived, rejects with the HTTP answer otherwise.
+ * `protocols`: the subprotocols offered (Sec-WebSocket-Protocol), as a browser's second argument.
+ */
+export function connect(url: string, headers: Record<string, string> = {}, protocols?: string[]): Promise<Client> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers });
+    const ws = protocols === undefined ? new WebSocket(url, { headers }) : new WebSocket(url, protocols, { headers });
     let upgradeHeaders: Client['headers'] = {};
     ws.on('upgrade', (res) => {
       upgradeHeaders = res.headers;
