@@ -49,6 +49,52 @@ describe('a JWKS file', () => {
   });
 });
 
+describe('scripts/mint-token', () => {
+  test('mints tokens the gateway accepts, from the configured secret and from a private key PEM', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { writeFileSync } = await import('node:fs');
+    const { fileURLToPath } = await import('node:url');
+    const script = fileURLToPath(new URL('../../scripts/mint-token.js', import.meta.url));
+    const pem = `${keys.dir}/ed.pem`;
+    writeFileSync(pem, keys.ed.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
+    const env = { ...process.env, SENDER_AUTH_HMAC_SECRETS: keys.secret };
+    const mint = (...args: string[]) =>
+      execFileSync(process.execPath, [script, '--account', ACCOUNT, '--aud', 'a', '--iss', 'i', ...args], { env })
+        .toString()
+        .trim();
+    const gw = await startGateway({
+      SENDER_AUTH: 'jwt',
+      SENDER_AUTH_HMAC_SECRETS: keys.secret,
+      SENDER_AUTH_PUBLIC_KEYS: keys.pemFile,
+      SENDER_AUTH_AUDIENCE: 'a',
+      SENDER_AUTH_ISSUER: 'i',
+    });
+    try {
+      const url = `ws://127.0.0.1:${gw.port}/1/ws`;
+      for (const t of [mint('--filter', 'gender=1', '--ttl', '60'), mint('--key', pem)]) {
+        assert.equal((await status(connect(url, { Authorization: `Bearer ${t}` }))).status, 101);
+      }
+      const viewOnly = mint();
+      const p = await http(`${gw.url}/1/publish`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${viewOnly}` },
+        body: publishBody([{}]),
+      });
+      assert.equal(p.status, 403);
+      const both = mint('--permissions', 'view,creation');
+      const q = await http(`${gw.url}/1/publish`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${both}` },
+        body: publishBody([{}]),
+      });
+      assert.equal(q.status, 201);
+      assert.throws(() => mint('--filter', 'gender=7'), /Command failed/);
+    } finally {
+      await gw.stop();
+    }
+  });
+});
+
 describe('start-up', () => {
   test('SENDER_AUTH=jwt without a key does not start, and says why', async () => {
     await assert.rejects(spawnGateway({ SENDER_AUTH: 'jwt' }), /SENDER_AUTH: "jwt" needs a key/);
