@@ -54,6 +54,14 @@ export const Errors = {
       'Also the body of a failing `/healthcheck`, with HTTP 502',
   },
   TooManyConnections: { code: 29006, status: 503, desc: 'Too many connections', when: 'an upgrade past `SENDER_MAX_CONNECTIONS` on this worker' },
+  CannotResume: {
+    code: 29010,
+    status: 410,
+    desc: 'Cannot resume',
+    when:
+      '`resume` names a position that can no longer be replayed in full; the detail says why: `epoch changed`, `position no longer ' +
+      'retained` or `position ahead of the stream`. Never a partial replay: subscribe again without `resume`',
+  },
   Unauthorized: {
     code: 29011,
     status: 401,
@@ -62,14 +70,6 @@ export const Errors = {
       '`SENDER_AUTH=jwt` and no token, or one that does not verify (signature, algorithm, key, `exp`/`nbf`/`iat`, `aud`/`iss`, ' +
       'claims), tokens in two carriers that differ, or one over 8 KiB; answered with `WWW-Authenticate: Bearer`. The detail never echoes the token',
     headers: { 'WWW-Authenticate': 'Bearer' },
-  },
-  CannotResume: {
-    code: 29010,
-    status: 410,
-    desc: 'Cannot resume',
-    when:
-      '`resume` names a position that can no longer be replayed in full; the detail says why: `epoch changed`, `position no longer ' +
-      'retained` or `position ahead of the stream`. Never a partial replay: subscribe again without `resume`',
   },
 } as const satisfies Record<string, ErrorDef>;
 
