@@ -144,6 +144,27 @@ describe('carriers', () => {
   });
 });
 
+describe('aborts', () => {
+  test('clients that go away while their token is being verified leave the worker healthy', async () => {
+    const { connect: tcp } = await import('node:net');
+    for (let i = 0; i < 50; i++) {
+      // A fresh RS256 token each time: never cached, so the check is asynchronous.
+      const t = await sign(keys.rsa.privateKey, ACCOUNT, { alg: 'RS256', claims: { ...std, jti: `abort-${i}` } });
+      const req = `GET /2/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nAuthorization: Bearer ${t}\r\n\r\n`;
+      await new Promise<void>((resolve) => {
+        const s = tcp(gw.port, '127.0.0.1', () => {
+          s.write(req);
+          s.destroy();
+        });
+        s.on('close', () => resolve());
+        s.on('error', () => undefined);
+      });
+    }
+    (await connect(wsUrl(), bearer(await hs()))).close();
+    assert.equal((await http(`${gw.url}/healthcheck`)).status, 200);
+  });
+});
+
 describe('keys and algorithms', () => {
   test('every configured key verifies: both HMAC secrets (rotation), HS384/HS512, RS256, PS256, ES256, EdDSA', async () => {
     const tokens = [
@@ -227,7 +248,7 @@ describe('claims', () => {
   });
 
   test('an unusable filter claim is 403: invalid, not a string, or with session parameters', async () => {
-    for (const filter of ['gender=7', 'nonsense=1', 42, 'gender=1&resume=x:1-0', 'luna_account_id=' + OTHER_ACCOUNT]) {
+    for (const filter of ['gender=7', 'nonsense=1', 42, 'gender=1&resume=x:1-0', `luna_account_id=${OTHER_ACCOUNT}`]) {
       await forbidden(connect(wsUrl(), bearer(await hs({ filter }))));
     }
   });
