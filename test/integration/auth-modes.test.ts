@@ -105,6 +105,11 @@ describe('start-up', () => {
     const file = `${keys.dir}/private.pem`;
     writeFileSync(file, keys.rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
     await assert.rejects(spawnGateway({ SENDER_AUTH: 'jwt', SENDER_AUTH_PUBLIC_KEYS: file }), /private key/);
+    // Under the supervisor too: refused before any worker is forked (exit 1 with the message).
+    await assert.rejects(
+      spawnGateway({ SENDER_AUTH: 'jwt', SENDER_AUTH_PUBLIC_KEYS: file, REDIS_URL: 'redis://127.0.0.1:1', SENDER_WORKERS: '2' }),
+      /gateway exited with 1[\s\S]*private key/,
+    );
   });
 });
 
