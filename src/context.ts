@@ -1,3 +1,4 @@
+import type { Auth } from './auth/index.js';
 import type { Bus } from './bus/index.js';
 import type { Config } from './config/index.js';
 import type { Logger } from './log.js';
@@ -11,6 +12,8 @@ export interface WorkerContext {
   readonly bus: Bus;
   readonly metrics: Metrics;
   readonly plugins: Plugins;
+  /** SENDER_AUTH=jwt: the token check of /ws and /publish; undefined with `none`. */
+  readonly auth: Auth | undefined;
   /** Gauges read at scrape time (connections open, subscriptions, distinct filters, stream lag). */
   gauges(): Record<string, { help: string; value: number }>;
 }

@@ -2,8 +2,8 @@
  * The one table of LUNA errors (code, HTTP status, desc, when). Every error response of the
  * gateway is built from it; the README's error table and the OpenAPI document's list are generated
  * from it (scripts/gen-docs.ts), and test/unit/errors.test.ts fails when the README's table and
- * this one differ in either direction. Codes are LUNA PLATFORM 5 numbering; 12040, 29005, 29006
- * and 29010 are ours.
+ * this one differ in either direction. Codes are LUNA PLATFORM 5 numbering; 12040, 29005, 29006,
+ * 29010 and 29011 are ours.
  */
 export const Errors = {
   Internal: { code: 1, status: 500, desc: 'Internal server error', when: 'anything unexpected; the detail never carries a stack' },
@@ -37,7 +37,14 @@ export const Errors = {
     desc: 'Request entity too large',
     when: 'body over `SENDER_MAX_BODY_BYTES`; the body is read and discarded, then the connection closes',
   },
-  Forbidden: { code: 29001, status: 403, desc: 'Forbidden', when: 'no `Luna-Account-Id` (`/ws` or `/publish`)' },
+  Forbidden: {
+    code: 29001,
+    status: 403,
+    desc: 'Forbidden',
+    when:
+      'no `Luna-Account-Id` (`/ws` or `/publish`); with `SENDER_AUTH=jwt`: a valid token without the permission (`view` to subscribe, ' +
+      "`creation` to publish), an account header or `luna_account_id` that is not the token's account, or an unusable `filter` claim; in both modes an `Origin` not in `SENDER_ALLOWED_ORIGINS` (upgrade or preflight)",
+  },
   Unavailable: {
     code: 29005,
     status: 503,
@@ -55,6 +62,15 @@ export const Errors = {
       '`resume` names a position that can no longer be replayed in full; the detail says why: `epoch changed`, `position no longer ' +
       'retained` or `position ahead of the stream`. Never a partial replay: subscribe again without `resume`',
   },
+  Unauthorized: {
+    code: 29011,
+    status: 401,
+    desc: 'Unauthorized',
+    when:
+      '`SENDER_AUTH=jwt` and no token, or one that does not verify (signature, algorithm, key, `exp`/`nbf`/`iat`, `aud`/`iss`, ' +
+      'claims), tokens in two carriers that differ, or one over 8 KiB; answered with `WWW-Authenticate: Bearer`. The detail never echoes the token',
+    headers: { 'WWW-Authenticate': 'Bearer' },
+  },
 } as const satisfies Record<string, ErrorDef>;
 
 export interface ErrorDef {
@@ -63,6 +79,8 @@ export interface ErrorDef {
   readonly desc: string;
   /** When the gateway answers with it, for the README and the OpenAPI document (markdown). */
   readonly when: string;
+  /** Headers every answer with this error carries (401: `WWW-Authenticate`, RFC 6750 3). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export type ErrorName = keyof typeof Errors;
@@ -74,6 +92,7 @@ export const STATUS_TEXT: Readonly<Record<number, string>> = {
   204: 'No Content',
   302: 'Found',
   400: 'Bad Request',
+  401: 'Unauthorized',
   403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
@@ -114,11 +133,16 @@ export interface CloseDef {
 }
 
 /**
- * WebSocket close codes the server sends. 1001 is RFC 6455; 4008 and 4010 are ours (4000-4999
+ * WebSocket close codes the server sends. 1001 is RFC 6455; 4001, 4008 and 4010 are ours (4000-4999
  * is the application range).
  */
 export const CloseCodes = {
   GoingAway: { code: 1001, reason: 'going away', when: 'the gateway shuts down (SIGTERM/SIGINT): sent to every socket after the listener stops accepting' },
+  TokenExpired: {
+    code: 4001,
+    reason: 'token expired',
+    when: "`SENDER_AUTH=jwt`: the token's `exp` plus `SENDER_AUTH_LEEWAY` passed (checked once a second); reconnect with a fresh token and `resume`",
+  },
   HistoryLost: {
     code: 4010,
     reason: 'history lost',

@@ -1,4 +1,5 @@
 import { cpus } from 'node:os';
+import { createAuth } from './auth/index.js';
 import { type Config, ConfigError, loadConfig, workerCount } from './config/index.js';
 import { createLogger } from './log.js';
 
@@ -16,6 +17,9 @@ async function main(): Promise<void> {
   let config: Config;
   try {
     config = loadConfig();
+    // The token keys are read here too, so that a bad key file stops the start before any worker is
+    // forked (each worker reads them again: keys are not shared between processes).
+    createAuth(config);
   } catch (err) {
     if (err instanceof ConfigError) die(err.message);
     throw err;

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { createAuth, ExpiryWheel, startExpirySweep } from './auth/index.js';
 import { type Bus, compareIds, createBus, type DeliveredEvent } from './bus/index.js';
 import type { Config } from './config/index.js';
 import type { WorkerContext } from './context.js';
@@ -19,7 +20,7 @@ import { Metrics } from './metrics.js';
 import { Plugins } from './plugins.js';
 import { listen, type UWS, uws } from './uws.js';
 import { API_PREFIXES } from './version.js';
-import { closeWith, mountWebSocket, ReplayScheduler, type SocketSet } from './ws/index.js';
+import { closeWith, mountWebSocket, ReplayScheduler, type SocketSet, type Subscriber } from './ws/index.js';
 
 export interface RunningWorker {
   readonly port: number;
@@ -85,6 +86,8 @@ function warnWithoutRequestMigration(log: Logger): void {
 /** One uWS app and one bus reader: the unit that the supervisor forks N times. */
 export async function startWorker(config: Config, opts: WorkerOptions = {}): Promise<RunningWorker> {
   const log = opts.log ?? createLogger(config.LOG_LEVEL);
+  // Keys first: a key that cannot be read stops the worker before it opens anything.
+  const auth = createAuth(config);
   const metrics = new Metrics();
   const bus = opts.bus ?? (await createBus(config, log));
   const plugins = new Plugins(log);
@@ -99,6 +102,7 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
     bus,
     metrics,
     plugins,
+    auth,
     gauges() {
       const r = registry.stats();
       const b = bus.stats();
@@ -123,12 +127,13 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
   // Positions and resume (SPEC 9): every delivered event enters the history first, then the fan-out.
   const history = new History({ maxBytes: config.SENDER_RESUME_HISTORY_BYTES });
   const replays = new ReplayScheduler();
-  mountWebSocket(app, wsPaths, context, registry, sockets, { history, replays });
+  const expiry = new ExpiryWheel<UWS.WebSocket<Subscriber>>();
+  mountWebSocket(app, wsPaths, context, registry, sockets, { history, replays, expiry });
   const table: RouteTable = new Map();
   infoRoutes(table, context);
   docsRoutes(table, context);
   publishRoutes(table, publishPaths, context);
-  wsFallbackRoutes(table, wsPaths, config);
+  wsFallbackRoutes(table, wsPaths, context);
   consoleRoutes(table, context);
   const drain = new HttpDrain();
   mountRoutes(app, table, log, drain, parseOrigins(config.SENDER_ALLOWED_ORIGINS));
@@ -160,6 +165,7 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
     close: (ws) => closeWith(ws, CloseCodes.SlowConsumer),
     delivered: () => metrics.topicPublishes + metrics.replayedFrames,
   });
+  const stopExpiry = startExpirySweep(expiry, (ws) => closeWith(ws, CloseCodes.TokenExpired));
 
   // Port sharing is for workers of one Redis stream; an in-process bus refuses to share (SPEC 11).
   const listenSocket = await listen(app, config.SENDER_HOST, config.SENDER_PORT, { exclusive: bus.kind === 'memory' });
@@ -189,6 +195,7 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
       for (const ws of [...sockets]) closeWith(ws, CloseCodes.GoingAway);
       await waitUntil(() => sockets.size === 0, SOCKETS_CLOSE_MS);
       stopSweep();
+      stopExpiry();
       (app as unknown as { close(): void }).close();
       await bridge?.close();
       await bus.close();

@@ -19,6 +19,8 @@ interface OpenJob {
   account: string;
   /** One path (with query) per socket. */
   paths: string[];
+  /** Per socket (same index as paths), e.g. `Authorization` (bench/handshake --auth); else none. */
+  headers?: Record<string, string>[];
   concurrency: number;
 }
 
@@ -40,7 +42,7 @@ async function open(job: OpenJob): Promise<{ opened: number; failed: number; err
   const t0 = performance.now();
   await pool(job.paths.length, job.concurrency, async (k) => {
     try {
-      const ws = await connectWs(job.port, job.paths[k], { 'Luna-Account-Id': job.account }, 10000, undefined, job.ca);
+      const ws = await connectWs(job.port, job.paths[k], { 'Luna-Account-Id': job.account, ...job.headers?.[k] }, 10000, undefined, job.ca);
       const slot = base + k;
       ws.onFrame = (buf, start, end) => {
         counts[slot]++;

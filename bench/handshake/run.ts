@@ -1,4 +1,9 @@
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { SignJWT } from 'jose';
 import { ACCOUNT } from '../fanout/events.js';
 import { list, num, parseArgs } from '../lib/args.js';
 import { treeCpuSeconds } from '../lib/proc.js';
@@ -16,6 +21,13 @@ import { printTable } from '../lib/table.js';
  *
  *   node build/bench/handshake/run.js [--n 4000] [--waves 3] [--concurrency 64] [--clients 2]
  *     [--servers product,ceiling,baseline]
+ *
+ * With `--auth none,hs256,rs256[,rs256-same]` it measures the cost of SENDER_AUTH=jwt instead: the
+ * product only, same 5-parameter filter, a SENDER_AUTH=none server and a jwt server side by side
+ * (both pinned to the server CPU, one busy at a time), waves interleaved mode by mode so that the
+ * machine's noise falls on all of them alike. Every upgrade carries its own token (distinct `jti`:
+ * the verifier's cache cannot help) in `Authorization: Bearer`; `rs256-same` gives every socket
+ * one token (a reconnect storm: the cache answers).
  */
 export interface HandshakeOptions {
   n: number;
@@ -23,7 +35,10 @@ export interface HandshakeOptions {
   concurrency: number;
   clients: number;
   servers: ServerKind[];
+  auth: AuthMode[];
 }
+
+export type AuthMode = 'none' | 'hs256' | 'rs256' | 'rs256-same';
 
 export function handshakeOptions(a: Map<string, string>): HandshakeOptions {
   return {
@@ -32,6 +47,7 @@ export function handshakeOptions(a: Map<string, string>): HandshakeOptions {
     concurrency: num(a, 'concurrency', 64),
     clients: num(a, 'clients', 2),
     servers: list(a, 'servers', ['product', 'ceiling', 'baseline']) as ServerKind[],
+    auth: list(a, 'auth', []) as AuthMode[],
   };
 }
 
@@ -90,6 +106,108 @@ export async function runHandshake(o: HandshakeOptions): Promise<HandshakeRow[]>
   return rows;
 }
 
+const SECRET = 'bench-secret-that-is-at-least-32-bytes-long';
+
+function mint(key: KeyObject | string, alg: string, jti: string): Promise<string> {
+  return new SignJWT({ account_id: ACCOUNT, permissions: { event: ['view'] }, jti })
+    .setProtectedHeader({ alg })
+    .setExpirationTime('2h')
+    .sign(typeof key === 'string' ? new TextEncoder().encode(key) : key);
+}
+
+/** The --auth comparison (see the header comment); one row per mode. */
+export async function runAuthHandshake(o: HandshakeOptions): Promise<HandshakeRow[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-auth-'));
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const keyFile = join(dir, 'public.pem');
+  writeFileSync(keyFile, rsa.publicKey.export({ type: 'spki', format: 'pem' }) as string);
+  const rows = new Map<AuthMode, HandshakeRow>(o.auth.map((m) => [m, { server: 'product', variant: `auth ${m}`, rates: [], perCpuS: [], failed: 0 }]));
+  try {
+    await withProcs(async () => {
+      const redis = await startRedis();
+      const plain = await startServer('product', { redisUrl: redis.url });
+      const jwt = await startServer('product', {
+        redisUrl: redis.url,
+        env: { SENDER_AUTH: 'jwt', SENDER_AUTH_HMAC_SECRETS: SECRET, SENDER_AUTH_PUBLIC_KEYS: keyFile },
+      });
+      for (let w = 0; w < o.waves; w++) {
+        for (const mode of o.auth) {
+          const row = rows.get(mode)!;
+          const server = mode === 'none' ? plain : jwt;
+          const procs = Array.from({ length: o.clients }, (_, c) =>
+            nodeScript(`hs-client${c}`, 'bench/fanout/client.js', [], { cpu: CLIENT_CPU, ipc: true, nofile: true }),
+          );
+          await Promise.all(procs.map((p) => request(p, { cmd: 'ping' }, 'ready').catch(() => undefined)));
+          const per = Math.ceil(o.n / o.clients);
+          // Minted before the clock starts (RS256 signing is the issuer's cost, not the gateway's).
+          const same = mode === 'rs256-same' ? await mint(rsa.privateKey, 'RS256', `w${w}`) : undefined;
+          const headers: Record<string, string>[][] = [];
+          for (let c = 0; c < o.clients; c++) {
+            const hs: Record<string, string>[] = [];
+            for (let k = 0; k < per; k++) {
+              if (mode === 'none') hs.push({});
+              else {
+                const t = same ?? (mode === 'hs256' ? await mint(SECRET, 'HS256', `${w}-${c}-${k}`) : await mint(rsa.privateKey, 'RS256', `${w}-${c}-${k}`));
+                hs.push({ Authorization: `Bearer ${t}` });
+              }
+            }
+            headers.push(hs);
+          }
+          const cpu0 = treeCpuSeconds(server.proc.pid);
+          const replies = await Promise.all(
+            procs.map((p, c) =>
+              request<{ opened: number; failed: number; ms: number; error?: string }>(
+                p,
+                {
+                  cmd: 'open',
+                  port: server.port,
+                  account: ACCOUNT,
+                  paths: Array.from({ length: per }, () => FILTER(0, false)),
+                  headers: headers[c],
+                  concurrency: Math.ceil(o.concurrency / o.clients),
+                },
+                'opened',
+                120000,
+              ),
+            ),
+          );
+          const opened = replies.reduce((a, r) => a + r.opened, 0);
+          row.perCpuS.push(opened / Math.max(0.01, treeCpuSeconds(server.proc.pid) - cpu0));
+          row.failed += replies.reduce((a, r) => a + r.failed, 0);
+          row.error ??= replies.find((r) => r.error)?.error;
+          row.rates.push(opened / (Math.max(...replies.map((r) => r.ms)) / 1000));
+          await Promise.all(procs.map((p) => request(p, { cmd: 'close' }, 'closed').catch(() => undefined)));
+          await sleep(1000);
+        }
+      }
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  for (const r of rows.values()) process.stderr.write(`handshake: ${r.variant}: ${r.perCpuS.map((x) => Math.round(x)).join(', ')} upgrades per server CPU s\n`);
+  return [...rows.values()];
+}
+
+/** The --auth table: per mode, its median per server CPU second against `none`'s. */
+export function printAuthHandshake(o: HandshakeOptions, rows: HandshakeRow[]): void {
+  const base = rows.find((r) => r.variant === 'auth none');
+  printTable(
+    `Handshake with SENDER_AUTH: ${o.n} upgrades per wave, ${o.waves} waves per mode (interleaved), concurrency ${o.concurrency}, same 5-param filter; goals: hs256 within 10 %, rs256 within 30 % of none`,
+    ['auth', 'upgrades per server CPU s (median)', 'min', 'max', 'vs none', 'upgrades/s (median)', 'failed'],
+    rows.map((r) => [
+      r.variant.replace('auth ', ''),
+      median(r.perCpuS),
+      Math.min(...r.perCpuS),
+      Math.max(...r.perCpuS),
+      base === undefined ? '' : `${((median(r.perCpuS) / median(base.perCpuS) - 1) * 100).toFixed(1)} %`,
+      median(r.rates),
+      r.failed,
+    ]),
+  );
+  const err = rows.find((r) => r.error);
+  if (err) process.stdout.write(`first failure (${err.variant}): ${err.error}\n`);
+}
+
 export function printHandshake(o: HandshakeOptions, rows: HandshakeRow[]): void {
   printTable(
     `Handshake: ${o.n} upgrades per wave, ${o.waves} waves, concurrency ${o.concurrency}, one server process; target: product >= 5k/s`,
@@ -106,9 +224,11 @@ export function printHandshake(o: HandshakeOptions, rows: HandshakeRow[]): void 
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
   const o = handshakeOptions(parseArgs());
-  runHandshake(o).then(
+  const auth = o.auth.length > 0;
+  (auth ? runAuthHandshake(o) : runHandshake(o)).then(
     (rows) => {
-      printHandshake(o, rows);
+      if (auth) printAuthHandshake(o, rows);
+      else printHandshake(o, rows);
       process.exit(0);
     },
     (err: unknown) => {

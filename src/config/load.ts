@@ -70,6 +70,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     out[key] = value;
   }
   if (problems.length === 0) problems.push(...tlsProblems(out as unknown as Config));
+  if (problems.length === 0 && out.SENDER_AUTH === 'jwt' && out.SENDER_AUTH_HMAC_SECRETS === '' && out.SENDER_AUTH_PUBLIC_KEYS === '') {
+    // Refused here, before any worker starts: a gateway that can verify no token would refuse everyone.
+    problems.push('SENDER_AUTH: "jwt" needs a key: set SENDER_AUTH_HMAC_SECRETS or SENDER_AUTH_PUBLIC_KEYS');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(out) as Config;
 }

@@ -117,6 +117,36 @@ export const ConfigSchema = Type.Object(
     }),
     SENDER_TLS_KEY_FILE: Type.String({ default: '', description: 'PEM private key file of SENDER_TLS_CERT_FILE (both or neither).' }),
     SENDER_TLS_KEY_PASSPHRASE: Type.String({ default: '', secret: true, description: 'Passphrase of an encrypted SENDER_TLS_KEY_FILE (masked in /config).' }),
+    SENDER_MAX_CONNECTIONS_PER_ACCOUNT: Type.Integer({
+      default: 0,
+      minimum: 0,
+      description:
+        'WebSocket connections one account may hold on one worker; an upgrade past it gets 503 (error 29006) naming the account limit. 0: no per-account limit. Both auth modes.',
+    }),
+    SENDER_AUTH: Type.Union([Type.Literal('none'), Type.Literal('jwt')], {
+      default: 'none',
+      description:
+        '`none`: the LP5 behaviour, the account header is trusted (behind the LUNA API). `jwt`: every `/ws` upgrade and `/publish` needs a JSON Web Token (SPEC 10, README Security).',
+    }),
+    SENDER_AUTH_HMAC_SECRETS: Type.String({
+      default: '',
+      secret: true,
+      description:
+        'Comma-separated HMAC secrets (HS256, HS384, HS512), each at least 32 bytes; any of them verifies, so a new one is added before the old one is removed (rotation). Masked in /config.',
+    }),
+    SENDER_AUTH_PUBLIC_KEYS: Type.String({
+      default: '',
+      description:
+        'Path of a PEM file with one or more public keys, or of a JWKS file (`{"keys":[...]}`): RSA (RS256, PS256), EC P-256 (ES256), Ed25519 (EdDSA). Read at start-up.',
+    }),
+    SENDER_AUTH_LEEWAY: Type.Integer({
+      default: 30,
+      minimum: 0,
+      maximum: 600,
+      description: 'Seconds of clock skew allowed on `exp`, `nbf` and `iat`; a socket is closed with 4001 once `exp` plus this has passed.',
+    }),
+    SENDER_AUTH_AUDIENCE: Type.String({ default: '', description: "When set, a token's `aud` must contain it." }),
+    SENDER_AUTH_ISSUER: Type.String({ default: '', description: "When set, a token's `iss` must be it." }),
     SENDER_PLUGINS: Type.String({ default: '', description: 'Comma-separated plugin module paths (section Plugins).' }),
     SENDER_CONFIG: Type.String({ default: '', description: 'JSON file with any of these keys; the environment wins over it.' }),
     LOG_LEVEL: Type.Union(

@@ -59,8 +59,9 @@ export class Registry {
    * HTTP error instead of opening a socket. Nothing is cached here: a socket that never opens
    * leaves nothing behind; `subscribe` shares it.
    */
-  prepare(filter: Filter, key: string): Compiled {
-    return this.compiled.get(key) ?? { predicate: compileFilter(filter), matchesAll: Object.keys(filter).length === 0, refs: 0 };
+  prepare(filter: Filter | readonly Filter[], key: string): Compiled {
+    const parts: readonly Filter[] = Array.isArray(filter) ? filter : [filter as Filter];
+    return this.compiled.get(key) ?? { predicate: compileFilter(parts), matchesAll: parts.every((f) => Object.keys(f).length === 0), refs: 0 };
   }
 
   /** Open time (or when a resumed socket goes live): find or create the topic; returns it. */

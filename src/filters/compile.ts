@@ -106,17 +106,23 @@ function emit(field: Field, value: unknown, e: Emitter): string {
   }
 }
 
-/** The generated source, for tests and debugging: `(externals) => predicate`. */
-export function emitFilter(f: Filter): { source: string; externals: unknown[] } {
+/**
+ * The generated source, for tests and debugging: `(externals) => predicate`. A list of filters is
+ * their conjunction (all-of.ts): each part's conditions follow the previous part's in one body.
+ */
+export function emitFilter(filter: Filter | readonly Filter[]): { source: string; externals: unknown[] } {
   const e = new Emitter();
   const body: string[] = [];
-  const given = f as Readonly<Record<string, unknown>>;
-  for (const field of FIELDS as readonly Field[]) {
-    if (!Object.hasOwn(given, field.name) || given[field.name] === undefined) continue;
-    const cond = emit(field, given[field.name], e);
-    body.push(`v = ${member('f', field.fact)};`);
-    if (field.kind === 'geo') body.push(`w = ${member('f', field.latFact)};`);
-    body.push(`if (!(${cond})) return false;`);
+  const parts: readonly Filter[] = Array.isArray(filter) ? filter : [filter as Filter];
+  for (const f of parts) {
+    const given = f as Readonly<Record<string, unknown>>;
+    for (const field of FIELDS as readonly Field[]) {
+      if (!Object.hasOwn(given, field.name) || given[field.name] === undefined) continue;
+      const cond = emit(field, given[field.name], e);
+      body.push(`v = ${member('f', field.fact)};`);
+      if (field.kind === 'geo') body.push(`w = ${member('f', field.latFact)};`);
+      body.push(`if (!(${cond})) return false;`);
+    }
   }
   const source = ['"use strict";', ...e.prelude, 'return function predicate(f) {', '  let v, w;', ...body.map((l) => `  ${l}`), '  return true;', '};'].join(
     '\n',
@@ -129,7 +135,7 @@ export function emitFilter(f: Filter): { source: string; externals: unknown[] } 
  * per event). A field that is missing or of the wrong type never passes; an empty filter passes
  * everything. The predicate never throws on any Facts value.
  */
-export function compileFilter(f: Filter): Predicate {
+export function compileFilter(f: Filter | readonly Filter[]): Predicate {
   const { source, externals } = emitFilter(f);
   return new Function('externals', source)(externals) as Predicate;
 }

@@ -1,3 +1,4 @@
+export { allOf, type FilterSet } from './all-of.js';
 export { compileFilter, emitFilter, type Predicate } from './compile.js';
 export { decodeFacts, encodeFacts, extractFacts, FACT_KEYS, type Facts, type Scalar } from './facts.js';
 export {

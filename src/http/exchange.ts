@@ -112,7 +112,8 @@ export class Exchange {
   }
 
   error(err: LunaError, headers?: Record<string, string>, close = false): void {
-    this.send(err.status, 'application/json', err.body(), headers, close);
+    const own = err.def.headers;
+    this.send(err.status, 'application/json', err.body(), own === undefined ? headers : { ...own, ...headers }, close);
   }
 
   /** Marks the exchange answered and writes its one log line. */

@@ -17,21 +17,31 @@ function isJson(contentType: string | undefined): boolean {
 }
 
 export function publishRoutes(table: RouteTable, paths: readonly string[], ctx: WorkerContext): void {
-  const { config, bus, metrics, log } = ctx;
+  const { config, bus, metrics, log, auth } = ctx;
   const validator = new BodyValidator(publishBodySchema(config.SENDER_MAX_EVENTS_PER_PUBLISH));
   const timeoutMs = config.SENDER_REDIS_TIMEOUT * 1000;
 
   const handle = async (ex: Exchange): Promise<void> => {
     // The body is always read first (past the limit: discarded, see readBody), so that every answer,
     // errors included, leaves the keep-alive connection in a clean state. Checks then follow SPEC
-    // order: request id (router), account, then the body.
+    // order: request id (router), the token (SENDER_AUTH=jwt), account and permission, then the body.
     const read = await readBody(ex, config.SENDER_MAX_BODY_BYTES);
-    const accountHeader = ex.headers['luna-account-id'];
-    if (accountHeader === undefined || accountHeader === '') {
+    const authed = auth === undefined ? undefined : await auth.authenticate({ authorization: ex.headers.authorization, protocols: undefined, query: ex.query });
+    if (authed instanceof LunaError) throw authed;
+    const accountHeader = ex.headers['luna-account-id'] || undefined;
+    if (authed === undefined && accountHeader === undefined) {
       throw new LunaError(Errors.Forbidden, "Cannot publish events without 'Luna-Account-Id' header set");
     }
-    if (!UUID_RE.test(accountHeader)) throw new LunaError(Errors.BadQueryOrHeader, "Bad header 'Luna-Account-Id': expected a UUID");
-    const account = accountHeader.toLowerCase();
+    if (accountHeader !== undefined && !UUID_RE.test(accountHeader))
+      throw new LunaError(Errors.BadQueryOrHeader, "Bad header 'Luna-Account-Id': expected a UUID");
+    // With a token its account is the account (SPEC 10); a header beside it must name the same one.
+    const account = authed?.grant.account ?? (accountHeader as string).toLowerCase();
+    if (authed !== undefined) {
+      if (accountHeader !== undefined && accountHeader.toLowerCase() !== account) {
+        throw new LunaError(Errors.Forbidden, "Header 'Luna-Account-Id' names another account than the token grants");
+      }
+      if (!authed.grant.creation) throw new LunaError(Errors.Forbidden, "The token does not grant 'creation' on 'event' (permissions)");
+    }
     ex.account = account;
     const idempotencyKey = ex.headers['idempotency-key'];
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY_RE.test(idempotencyKey)) {

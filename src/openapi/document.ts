@@ -16,8 +16,8 @@ const DESCRIPTION = `Real-time event gateway for camera networks, compatible wit
 
 Every response carries \`Luna-Request-Id\`: the request's own when valid, else a new \`{unix seconds},{uuid4}\`.
 \`{api}\` is 1 or 2; both behave identically. Error bodies are \`{"error_code": int, "desc": str, "detail": str}\`;
-when several things are wrong the first of these is reported: \`Luna-Request-Id\`, the account, the query
-parameters in the order given, the body.
+when several things are wrong the first of these is reported: \`Luna-Request-Id\`, the token (SENDER_AUTH=jwt),
+the account and permission, the query parameters in the order given, the body, \`resume\`.
 
 Error codes:
 
@@ -32,18 +32,47 @@ export interface OpenApiOptions {
   maxListItems?: number;
 }
 
+/** Operations that declare no security need none, in either auth mode: said explicitly (`[]`). */
+function withOpenSecurity(paths: Record<string, unknown>): Record<string, unknown> {
+  for (const item of Object.values(paths) as Record<string, Record<string, unknown>>[]) {
+    for (const op of Object.values(item)) op.security ??= [];
+  }
+  return paths;
+}
+
 export function buildOpenApi(opts: OpenApiOptions): object {
   const maxListItems = opts.maxListItems ?? defaultOf('SENDER_MAX_LIST_ITEMS');
   return {
     openapi: '3.0.3',
-    info: { title: 'luna-sender', version: PACKAGE_VERSION, description: DESCRIPTION },
+    info: { title: 'luna-sender', version: PACKAGE_VERSION, description: DESCRIPTION, license: { name: 'MIT', url: 'https://opensource.org/licenses/MIT' } },
     tags: [
       { name: 'events', description: 'Subscribing and publishing.' },
       { name: 'info', description: 'Service information.' },
       { name: 'docs', description: 'Documentation.' },
     ],
-    paths: buildPaths(maxListItems),
+    // Relative: the document describes whichever gateway serves it (HTTP or, with TLS, HTTPS).
+    servers: [{ url: '/', description: 'The gateway that serves this document.' }],
+    paths: withOpenSecurity(buildPaths(maxListItems)),
     components: {
+      securitySchemes: {
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'JWT',
+          description:
+            'Only with SENDER_AUTH=jwt (SPEC 10): a JSON Web Token in `Authorization: Bearer <token>`. A browser WebSocket, which cannot set headers, ' +
+            'offers the two subprotocols `luna-sender` and `bearer.<token>` instead (answered `Sec-WebSocket-Protocol: luna-sender`); the last resort is ' +
+            'the `access_token` query parameter. Claims: `exp` (required), `nbf`, `iat`, `aud`/`iss` when configured, `account_id` (UUID, the account), ' +
+            '`permissions` `{"event": ["view", "creation"]}`, optional `filter` in the /ws query syntax, ANDed with the subscriber\'s own filter.',
+        },
+        accessToken: {
+          type: 'apiKey',
+          in: 'query',
+          name: 'access_token',
+          description:
+            'Only with SENDER_AUTH=jwt: the same token as a query parameter, for clients that can set neither headers nor subprotocols. Never logged.',
+        },
+      },
       schemas: {
         PublishRequest: schemaOf(publishBodySchema(opts.maxEvents)),
         PublishResponse: schemaOf(PublishResponseSchema),

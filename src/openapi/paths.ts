@@ -4,7 +4,7 @@ import { AbnormalClosure, CloseCodes, Errors } from '../errors.js';
 import { FIELDS } from '../filters/fields.js';
 import { TOKEN_RE } from '../history/token.js';
 import { filterParameter, UUID_PATTERN } from './parameters.js';
-import { ACCOUNT_ERRORS, API_PREFIX_ERRORS, COMMON_ERRORS, errorResponses, ok } from './responses.js';
+import { ACCOUNT_ERRORS, API_PREFIX_ERRORS, AUTH_ERRORS, COMMON_ERRORS, errorResponses, ok, TOKEN_SECURITY } from './responses.js';
 import { type Json, ref } from './schema.js';
 
 /** A limit named by its key with the schema's default: the number is never written here. */
@@ -37,6 +37,7 @@ export function buildPaths(maxListItems: number): Json {
         operationId: 'subscribe',
         tags: ['events'],
         summary: 'Subscribe to events (WebSocket)',
+        security: TOKEN_SECURITY,
         description:
           'A WebSocket upgrade. Headers and every query parameter are validated before the upgrade: a bad one gets an ' +
           'ordinary HTTP error response, never a 101. An unknown parameter, a parameter given twice and an empty value are ' +
@@ -45,7 +46,9 @@ export function buildPaths(maxListItems: number): Json {
           'not pass it. After the 101 the server sends one text frame per matching event (schema EventMessage); client ' +
           `frames are ignored (a message over ${limit('SENDER_MAX_INBOUND_FRAME')} bytes, fragments included, makes uWS cut the connection: ${AbnormalClosure.code}); ` +
           `a socket whose unsent data passes ${limit('SENDER_MAX_BACKPRESSURE')} bytes is closed with ${CloseCodes.SlowConsumer.code}; ` +
-          `one silent for ${limit('SENDER_PING_INTERVAL')} seconds is pinged; shutdown closes with ${CloseCodes.GoingAway.code}.\n\n` +
+          `one silent for ${limit('SENDER_PING_INTERVAL')} seconds is pinged; shutdown closes with ${CloseCodes.GoingAway.code}; ` +
+          `with SENDER_AUTH=jwt a socket is closed with ${CloseCodes.TokenExpired.code} when its token's exp plus SENDER_AUTH_LEEWAY passes. ` +
+          'A browser carries its token in the subprotocol list (`luna-sender`, `bearer.<token>`); the 101 then answers `Sec-WebSocket-Protocol: luna-sender`.\n\n' +
           `Close codes a client can see:\n\n${closeCodeTable()}`,
         parameters: [
           ...api,
@@ -54,7 +57,8 @@ export function buildPaths(maxListItems: number): Json {
             name: 'Luna-Account-Id',
             in: 'header',
             required: false,
-            description: 'Account whose events to receive. Required, here or as the `luna_account_id` query parameter; the header wins when both are valid.',
+            description:
+              "Account whose events to receive. Required, here or as the `luna_account_id` query parameter; the header wins when both are valid. With SENDER_AUTH=jwt optional: the token's account is the account, and one given here must be the same (else 403).",
             schema: { type: 'string', format: 'uuid', pattern: UUID_PATTERN },
           },
           {
@@ -98,6 +102,7 @@ export function buildPaths(maxListItems: number): Json {
           ),
           ...errorResponses([
             ...COMMON_ERRORS,
+            ...AUTH_ERRORS('view'),
             ...ACCOUNT_ERRORS('subscribe for'),
             [
               Errors.BadQueryOrHeader,
@@ -108,7 +113,10 @@ export function buildPaths(maxListItems: number): Json {
               Errors.UpgradeRequired,
               'a plain GET without a WebSocket upgrade (detail: websocket upgrade required). A plain GET is validated like the upgrade first, so a bad one gets the error the upgrade would get (what the console uses: a browser WebSocket cannot read it)',
             ],
-            [Errors.TooManyConnections, `this worker holds ${limit('SENDER_MAX_CONNECTIONS')} connections`],
+            [
+              Errors.TooManyConnections,
+              `this worker holds ${limit('SENDER_MAX_CONNECTIONS')} connections, or the account holds ${limit('SENDER_MAX_CONNECTIONS_PER_ACCOUNT')} on this worker`,
+            ],
             [Errors.CannotResume, '`resume` cannot be replayed in full: epoch changed, position no longer retained, or position ahead of the stream'],
             [Errors.Unavailable, '`resume` needed the bus (a position older than this worker holds, or ahead of it) and the bus did not answer'],
           ]),
@@ -120,6 +128,7 @@ export function buildPaths(maxListItems: number): Json {
         operationId: 'publish',
         tags: ['events'],
         summary: 'Publish user-generated events',
+        security: TOKEN_SECURITY,
         description:
           "Answered only after the whole batch is durably in the bus. Each delivered message carries this request's " +
           '`Luna-Request-Id`; events of one request are delivered in list order. If the bus cannot take the batch, nothing of it is delivered (503).',
@@ -130,7 +139,8 @@ export function buildPaths(maxListItems: number): Json {
             name: 'Luna-Account-Id',
             in: 'header',
             required: true,
-            description: 'Account the events belong to; only its subscribers receive them.',
+            description:
+              "Account the events belong to; only its subscribers receive them. With SENDER_AUTH=jwt optional: the token's account is the account, and one given here must be the same (else 403).",
             schema: { type: 'string', format: 'uuid', pattern: UUID_PATTERN },
           },
           {
@@ -153,6 +163,7 @@ export function buildPaths(maxListItems: number): Json {
             [Errors.BadJson, 'the body is not JSON'],
             [Errors.BadContentType, 'Content-Type is not application/json'],
             [Errors.EmptyBody, 'empty body'],
+            ...AUTH_ERRORS('creation'),
             ...ACCOUNT_ERRORS('publish'),
             ...API_PREFIX_ERRORS,
             [Errors.BodyTooLarge, `body over ${limit('SENDER_MAX_BODY_BYTES')} bytes; the body is read and discarded, then the connection closes`],

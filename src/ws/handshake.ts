@@ -1,6 +1,7 @@
+import type { Grant } from '../auth/index.js';
 import { Errors, LunaError } from '../errors.js';
 import { checkRequestId, UUID_RE } from '../events/index.js';
-import { type Filter, filterKey, paramValues, parseFilterQuery } from '../filters/index.js';
+import { allOf, type Filter, paramValues, parseFilterQuery } from '../filters/index.js';
 import { type Position, parseToken } from '../history/index.js';
 
 /** What the upgrade handler copied out of uWS's HttpRequest. */
@@ -8,12 +9,18 @@ export interface HandshakeInput {
   readonly query: string;
   readonly accountHeader: string | undefined;
   readonly requestIdHeader: string | undefined;
+  /** SENDER_AUTH=jwt: what the verified token grants (the query is then without `access_token`). */
+  readonly grant?: Grant;
 }
 
 export interface Handshake {
   readonly account: string;
   readonly requestId: string;
+  /** The subscriber's own filter (its query). */
   readonly filter: Filter;
+  /** What it receives: its own filter ANDed with its token's `filter` claim (filters/all-of.ts). */
+  readonly filters: readonly Filter[];
+  /** The key of `filters`; without a token filter, the key of `filter`. */
   readonly filterKey: string;
   /** `positions=1`, or implied by `resume` (SPEC 9). */
   readonly positions: boolean;
@@ -26,11 +33,13 @@ export interface HandshakeLimits {
   readonly maxListItems: number;
 }
 
+const otherAccount = (where: string) => new LunaError(Errors.Forbidden, `${where} names another account than the token grants`);
 const missingAccount = () => new LunaError(Errors.Forbidden, "Cannot subscribe for events without 'Luna-Account-Id' header set");
 
 /**
  * Validates a subscription request in SPEC order (request id, account, query parameters in the
- * order given) and normalises its filter. Returns a LunaError as a value: the caller answers it as
+ * order given; with a token: request id, then the token's account and permission, then the query)
+ * and normalises its filter. Returns a LunaError as a value: the caller answers it as
  * a plain HTTP response, never a 101. Pure: no uWS in here, so it is unit-testable and fuzzable.
  */
 export function validateHandshake(input: HandshakeInput, limits: HandshakeLimits): Handshake | LunaError {
@@ -49,7 +58,16 @@ export function validateHandshake(input: HandshakeInput, limits: HandshakeLimits
   if (q !== undefined && q !== '' && !UUID_RE.test(q)) {
     return new LunaError(Errors.BadQueryOrHeader, "Bad query parameter 'luna_account_id': expected a UUID");
   }
-  const accountRaw = header ?? (q === '' ? undefined : q);
+  const g = input.grant;
+  let accountRaw = header ?? (q === '' ? undefined : q);
+  if (g !== undefined) {
+    // The token's account is the account; one named beside it must be the same (SPEC 10).
+    if (header !== undefined && header.toLowerCase() !== g.account) return otherAccount("Header 'Luna-Account-Id'");
+    if (q !== undefined && q !== '' && q.toLowerCase() !== g.account) return otherAccount("Query parameter 'luna_account_id'");
+    if (!g.view) return new LunaError(Errors.Forbidden, "The token does not grant 'view' on 'event' (permissions)");
+    if (g.filterProblem !== undefined) return new LunaError(Errors.Forbidden, g.filterProblem);
+    accountRaw = g.account;
+  }
   if (accountRaw === undefined && q !== '') return missingAccount();
   if (accountRaw === undefined) return new LunaError(Errors.BadQueryOrHeader, "Query parameter 'luna_account_id' is empty");
 
@@ -71,11 +89,13 @@ export function validateHandshake(input: HandshakeInput, limits: HandshakeLimits
       "Bad query parameter 'resume': expected a position token '<epoch>:<ms>-<seq>' from Luna-Stream-Position or a frame's \"position\"",
     );
   }
+  const set = allOf(parsed.filter, g?.filter);
   return {
     account: accountRaw.toLowerCase(),
     requestId,
     filter: parsed.filter,
-    filterKey: filterKey(parsed.filter),
+    filters: set.parts,
+    filterKey: set.key,
     positions: positions === '1' || resume !== undefined,
     resume,
   };

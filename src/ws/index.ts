@@ -1,8 +1,10 @@
+import type { ExpiryWheel } from '../auth/index.js';
 import type { WorkerContext } from '../context.js';
 import type { Registry } from '../fanout/index.js';
 import type { History } from '../history/index.js';
 import type { UWS } from '../uws.js';
 import type { SocketSet } from './close.js';
+import { AccountConnections } from './per-account.js';
 import type { ReplayScheduler } from './replay.js';
 import { socketHandlers } from './socket-handlers.js';
 import type { Subscriber } from './subscriber.js';
@@ -28,6 +30,8 @@ const HARD_BACKLOG_MARGIN = 64 * 1024 * 1024;
 export interface Resumption {
   readonly history: History;
   readonly replays: ReplayScheduler;
+  /** Sockets by token expiry (SENDER_AUTH=jwt); the worker sweeps it and closes them with 4001. */
+  readonly expiry: ExpiryWheel<UWS.WebSocket<Subscriber>>;
 }
 
 export function mountWebSocket(
@@ -36,8 +40,9 @@ export function mountWebSocket(
   ctx: WorkerContext,
   registry: Registry,
   sockets: SocketSet,
-  { history, replays }: Resumption,
+  { history, replays, expiry }: Resumption,
 ): void {
+  const perAccount = new AccountConnections();
   const { config, bus } = ctx;
   const rc = { history, bus, windowMs: config.SENDER_RESUME_WINDOW * 1000, timeoutMs: config.SENDER_REDIS_TIMEOUT * 1000 };
   const behavior: UWS.WebSocketBehavior<Subscriber> = {
@@ -60,8 +65,8 @@ export function mountWebSocket(
     maxBackpressure: config.SENDER_MAX_BACKPRESSURE + HARD_BACKLOG_MARGIN,
     closeOnBackpressureLimit: 1,
     compression: 0,
-    upgrade: upgradeHandler(ctx, registry, sockets, rc),
-    ...socketHandlers(ctx, registry, sockets, replays, history),
+    upgrade: upgradeHandler(ctx, registry, sockets, perAccount, rc),
+    ...socketHandlers(ctx, registry, sockets, replays, history, perAccount, expiry),
   };
   for (const path of paths) app.ws(path, behavior);
 }

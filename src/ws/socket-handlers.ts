@@ -1,9 +1,11 @@
+import type { ExpiryWheel } from '../auth/index.js';
 import type { WorkerContext } from '../context.js';
 import { CloseCodes } from '../errors.js';
 import type { Registry } from '../fanout/index.js';
 import type { History } from '../history/index.js';
 import type { UWS } from '../uws.js';
 import type { SocketSet } from './close.js';
+import type { AccountConnections } from './per-account.js';
 import { Replay, type ReplayScheduler } from './replay.js';
 import type { Subscriber } from './subscriber.js';
 
@@ -19,6 +21,8 @@ export function socketHandlers(
   sockets: SocketSet,
   replays: ReplayScheduler,
   history: History,
+  perAccount: AccountConnections,
+  expiry: ExpiryWheel<UWS.WebSocket<Subscriber>>,
 ): Pick<Behavior, 'open' | 'message' | 'drain' | 'close'> {
   const { log, metrics, plugins } = ctx;
   return {
@@ -33,6 +37,8 @@ export function socketHandlers(
         ws.subscribe(sub.topic);
       }
       sockets.add(ws);
+      perAccount.opened(sub.account);
+      if (sub.expiresAt !== Number.POSITIVE_INFINITY) sub.expiryBucket = expiry.add(ws, sub.expiresAt);
       metrics.connections++;
       log.info({ request_id: sub.requestId, account_id: sub.account, filter: sub.filterKey }, 'ws open');
       plugins.emitConnect({ account: sub.account, requestId: sub.requestId, filterKey: sub.filterKey });
@@ -51,6 +57,8 @@ export function socketHandlers(
       const byUs = sub.closed;
       sub.closed = true;
       sockets.delete(ws);
+      perAccount.closed(sub.account);
+      if (sub.expiresAt !== Number.POSITIVE_INFINITY) expiry.remove(ws, sub.expiryBucket);
       if (sub.replay !== undefined) {
         replays.remove(sub.replay);
         sub.replay = undefined;

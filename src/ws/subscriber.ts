@@ -7,7 +7,8 @@ import type { Replay } from './replay.js';
 export interface Subscriber {
   readonly account: string;
   readonly requestId: string;
-  readonly filter: Filter;
+  /** Its own filter ANDed with its token's restriction (SPEC 10); `filterKey` is their key. */
+  readonly filters: readonly Filter[];
   readonly filterKey: string;
   /** Compiled before the 101 (a filter that cannot compile is an HTTP error, never a socket). */
   readonly compiled: Compiled;
@@ -18,6 +19,10 @@ export interface Subscriber {
   readonly resume: Position | undefined;
   readonly pre: Entry[];
   readonly openedAt: number;
+  /** SENDER_AUTH=jwt: epoch ms of the token's `exp` plus leeway (closed with 4001 then); else Infinity. */
+  readonly expiresAt: number;
+  /** The expiry bucket it sits in (auth/expiry.ts), set on open when it has a token. */
+  expiryBucket: number;
   /** Set on open, or when a resumed socket goes live; the one topic this socket is subscribed to. */
   topic: string;
   /** Set while a resumed socket is still catching up. */

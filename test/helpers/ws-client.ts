@@ -13,10 +13,14 @@ export interface Client {
   headers: Record<string, string | string[] | undefined>;
 }
 
-/** A real WebSocket client; resolves once the 101 arrived, rejects with the HTTP answer otherwise. */
-export function connect(url: string, headers: Record<string, string> = {}, options: WebSocket.ClientOptions = {}): Promise<Client> {
+/**
+ * A real WebSocket client; resolves once the 101 arrived, rejects with the HTTP answer otherwise.
+ * `protocols`: the subprotocols offered (Sec-WebSocket-Protocol), as a browser's second argument;
+ * `options`: client options (e.g. `ca` for a test certificate).
+ */
+export function connect(url: string, headers: Record<string, string> = {}, protocols?: string[], options: WebSocket.ClientOptions = {}): Promise<Client> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers, ...options });
+    const ws = protocols === undefined ? new WebSocket(url, { headers, ...options }) : new WebSocket(url, protocols, { headers, ...options });
     let upgradeHeaders: Client['headers'] = {};
     ws.on('upgrade', (res) => {
       upgradeHeaders = res.headers;

@@ -110,7 +110,7 @@ test('counters after known traffic on the in-process bus: events, predicates, to
     assert.equal(sample(m, 'luna_sender_ws_closes_total{code="1001"}'), 0);
     assert.equal(sample(m, 'luna_sender_ws_closes_total{code="4008"}'), 0);
     assert.equal(sample(m, 'luna_sender_slow_consumer_closes_total'), 0);
-    assert.equal(m.get('luna_sender_ws_closes_total')!.samples.size, 6);
+    assert.equal(m.get('luna_sender_ws_closes_total')!.samples.size, 7);
     for (const c of [women[1], other]) c.close();
     await Promise.all([women[1], other].map((c) => c.closed));
   } finally {
@@ -128,7 +128,7 @@ test('shutdown closes every socket with 1001 and counts each', async () => {
   const m = parseExposition(metrics.render({ gauges: gauges(), bus: bus.stats() }));
   assert.equal(sample(m, 'luna_sender_ws_closes_total{code="1001"}'), 2);
   assert.equal(sample(m, 'luna_sender_open_connections'), 0);
-  assert.equal(m.get('luna_sender_ws_closes_total')!.samples.size, 3, 'only the pre-set 1001, 4008 and 4010 series');
+  assert.equal(m.get('luna_sender_ws_closes_total')!.samples.size, 4, 'only the pre-set 1001, 4001, 4008 and 4010 series');
 });
 
 test('Redis bus: malformed stream entries and malformed LUNA messages are two counters', async () => {

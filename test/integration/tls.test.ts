@@ -39,7 +39,7 @@ const publishTls = (g: Gateway, ca: Buffer, events: unknown[]) =>
 
 test('wss subscribe and https publish end to end; resume over wss', async () => {
   assert.match(gw.url, /^https:/);
-  const sub = await connect(wss(gw, '&positions=1'), {}, { ca: cert.ca });
+  const sub = await connect(wss(gw, '&positions=1'), {}, undefined, { ca: cert.ca });
   const start = String(sub.headers['luna-stream-position']);
   const pub = await publishTls(gw, cert.ca, [{ event_id: 'tls-1' }, { event_id: 'tls-2' }]);
   assert.equal(pub.status, 201, pub.text);
@@ -47,7 +47,7 @@ test('wss subscribe and https publish end to end; resume over wss', async () => 
   assert.match(got[0]!, /"tls-1"/);
   assert.match(got[1]!, /"tls-2"/);
   sub.close();
-  const resumed = await connect(wss(gw, `&resume=${encodeURIComponent(start)}`), {}, { ca: cert.ca });
+  const resumed = await connect(wss(gw, `&resume=${encodeURIComponent(start)}`), {}, undefined, { ca: cert.ca });
   assert.deepEqual(await resumed.waitFor(2), got);
   resumed.close();
 });
@@ -77,7 +77,7 @@ test('plain HTTP to the TLS port gets no HTTP answer: the connection ends, the g
 test('a passphrase-protected key serves wss and https', async () => {
   const g = await startGateway(locked.env);
   try {
-    const sub = await connect(wss(g), {}, { ca: locked.ca });
+    const sub = await connect(wss(g), {}, undefined, { ca: locked.ca });
     assert.equal((await publishTls(g, locked.ca, [{ event_id: 'locked-1' }])).status, 201);
     assert.match((await sub.waitFor(1))[0]!, /"locked-1"/);
     sub.close();

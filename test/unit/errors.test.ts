@@ -52,7 +52,7 @@ test('no two entries share code and status', () => {
 test('the close-code table has every code a client can see, and the README lists exactly those', () => {
   assert.deepEqual(
     CLOSE_CODE_TABLE.map((c) => c.code),
-    [1001, 1006, 4008, 4010],
+    [1001, 1006, 4001, 4008, 4010],
   );
   const rows = readmeRows('close-codes');
   assert.deepEqual(
