@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
-import { isNativeUws, uws } from '../../src/uws.js';
+import { isNativeUws, uws, uwsBuild } from '../../src/uws.js';
 import { MAIN } from '../helpers/gateway.js';
 
 test('the gateway runs on the native uWebSockets.js binary', () => {
@@ -10,6 +10,9 @@ test('the gateway runs on the native uWebSockets.js binary', () => {
   const require = createRequire(import.meta.url);
   const loaded = Object.keys(require.cache).filter((k) => k.endsWith('.node') && k.includes('uws_'));
   assert.equal(loaded.length, 1, `native binary in require cache: ${loaded.join(', ')}`);
+  // The build logged at start-up is the one loaded, for this platform and Node ABI.
+  assert.equal(uwsBuild.binary, `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`);
+  assert.ok(loaded[0].endsWith(uwsBuild.binary) && loaded[0].includes(`/node_modules/${uwsBuild.dep}/`), `${loaded[0]} vs ${JSON.stringify(uwsBuild)}`);
 });
 
 test('the pure-JS fallback is recognised as not native', () => {
