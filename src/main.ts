@@ -1,6 +1,6 @@
 import { cpus } from 'node:os';
 import { type Config, loadConfig, workerCount } from './config/index.js';
-import { createLogger, type Logger } from './log.js';
+import { createLogger, fatalExit, type Logger } from './log.js';
 
 // Stack traces name .ts lines (dist/ ships the .map files) for every module loaded from here on,
 // plugins included, however the process was started (imports above are hoisted anyway: `npm start`
@@ -18,12 +18,9 @@ process.setSourceMapsEnabled(true);
 /** Refusals whose message says it all: logged without a stack. */
 const REFUSALS = new Set(['ConfigError', 'UwsFallbackError', 'ListenError']);
 
-function die(log: Logger, err: unknown): never {
+function die(log: Logger, err: unknown): Promise<never> {
   const e = err instanceof Error ? err : new Error(String(err));
-  if (REFUSALS.has(e.name)) log.fatal({ err: { type: e.name } }, e.message);
-  else log.fatal({ err: e }, `fatal: ${e.message}`);
-  // pino writes stdout synchronously at exit (its exit hook flushes), so the line is not lost.
-  process.exit(1);
+  return REFUSALS.has(e.name) ? fatalExit(log, { err: { type: e.name } }, e.message) : fatalExit(log, { err: e }, `fatal: ${e.message}`);
 }
 
 async function main(): Promise<void> {
@@ -32,10 +29,10 @@ async function main(): Promise<void> {
     config = loadConfig();
   } catch (err) {
     // No configured level yet: fatal passes any level.
-    die(createLogger('info'), err);
+    return die(createLogger('info'), err);
   }
   const log = createLogger(config.LOG_LEVEL);
-  process.on('uncaughtException', (err) => die(log, err));
+  process.on('uncaughtException', (err) => void die(log, err));
   // Loading the worker loads uWebSockets.js (src/uws.ts), which throws at import time when no
   // native binary loads; the dynamic import is where that becomes one fatal line.
   const worker = await import('./worker.js').catch((err: unknown) => die(log, err));
