@@ -7,26 +7,38 @@ export function createLogger(level: string, bindings: Record<string, unknown> = 
 
 let exiting: Promise<never> | undefined;
 
+interface Destination {
+  write?: (chunk: string) => unknown;
+  once?: (event: 'drain', cb: () => void) => unknown;
+}
+
 /**
- * Logs one fatal line, then exits 1 once pino has written it. pino writes stdout asynchronously;
- * process.exit() with a write still in the thread pool lets pino's exit hook write the rest at once,
- * so the fatal line could come out before an earlier line (seen on Node 24) or that line be lost.
- * The logger is silenced after the fatal line, so it stays the last one while the write finishes
- * (an uncaught error leaves the rest of the process running meanwhile). A second call only waits.
+ * Logs one fatal line as the last line of the process, then exits 1. pino writes stdout
+ * asynchronously, and its fatal() flushes synchronously: with an earlier line still being written
+ * in the thread pool, the fatal line would come out first (seen on Node 24). So the logger is
+ * silenced (an uncaught error leaves the rest of the process running for a moment, and nothing may
+ * follow the fatal line), an empty write queued behind everything logged so far, and the fatal line
+ * written on its 'drain', when nothing is in flight; a stdout that never drains still gets it after
+ * 1 s. A second call only waits.
  */
 export function fatalExit(log: Logger, obj: object, msg: string): Promise<never> {
   if (exiting !== undefined) return exiting;
-  log.fatal(obj, msg);
   log.level = 'silent';
   process.exitCode = 1;
-  const stream = (log as unknown as Record<symbol, { once?: (event: 'drain', cb: () => void) => void }>)[symbols.streamSym];
+  const dest = (log as unknown as Record<symbol, Destination | undefined>)[symbols.streamSym];
   exiting = new Promise<never>(() => {
-    const exit = () => process.exit(1);
-    // Every write ends in 'drain' once nothing is left to write. A stdout that never drains
-    // (a stuck pipe) still ends the process: pino's exit hook then writes synchronously.
-    if (typeof stream?.once === 'function') stream.once('drain', exit);
-    else exit();
-    setTimeout(exit, 1000);
+    let written = false;
+    const last = () => {
+      if (written) return;
+      written = true;
+      log.level = 'fatal';
+      log.fatal(obj, msg);
+      process.exit(1);
+    };
+    setTimeout(last, 1000);
+    if (typeof dest?.write !== 'function' || typeof dest.once !== 'function') return last();
+    dest.once('drain', last);
+    dest.write('');
   });
   return exiting;
 }
