@@ -12,8 +12,9 @@ module.exports = {
       script: 'dist/src/main.js',
       exec_mode: 'fork',
       // V8's young generation sized once (16 MB semi-spaces, its default maximum) instead of grown
-      // in steps under load: RSS stays level (bench/SOAK.md). Same flags as `npm start`.
-      node_args: '--min-semi-space-size=16 --max-semi-space-size=16',
+      // in steps under load: RSS stays level (bench/SOAK.md). Stack traces name .ts lines. Same
+      // flags as `npm start`.
+      node_args: '--enable-source-maps --min-semi-space-size=16 --max-semi-space-size=16',
       instances: Number(process.env.SENDER_WORKERS) || os.cpus().length,
       // `pm2 reload luna-sender` in fork mode is a restart of one instance after the other (PM2 5.4:
       // reloadProcessId falls back to restartProcessId outside cluster mode): SIGINT to the old

@@ -97,7 +97,7 @@ describe('scripts/mint-token', () => {
 
 describe('start-up', () => {
   test('SENDER_AUTH=jwt without a key does not start, and says why', async () => {
-    await assert.rejects(spawnGateway({ SENDER_AUTH: 'jwt' }), /SENDER_AUTH: "jwt" needs a key/);
+    await assert.rejects(spawnGateway({ SENDER_AUTH: 'jwt' }), /SENDER_AUTH: \\?"jwt\\?" needs a key/);
   });
   test('a short secret or a private key in the key file does not start', async () => {
     await assert.rejects(spawnGateway({ SENDER_AUTH: 'jwt', SENDER_AUTH_HMAC_SECRETS: 'short' }), /shorter than 32 bytes/);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { connect as netConnect } from 'node:net';
 import { after, before, test } from 'node:test';
+import { uwsBuild } from '../../src/uws.js';
 import { type Gateway, startGateway } from '../helpers/gateway.js';
 import { ACCOUNT, http } from '../helpers/http.js';
 import { parseResponse, rawHttp } from '../helpers/raw-http.js';
@@ -103,10 +104,12 @@ test('a Content-Length over the limit with a body larger than one read: a comple
   assert.equal(JSON.parse(r.body).error_code, 12040);
 });
 
-test('uWS 20.30 limit (pinned): a Content-Length of 10 or more digits gets a bare close from uWS itself', async () => {
-  // Its parser fails on the value after our handler ran and closes before any answer is written.
-  // When this test fails, uWS lets such requests through: they then get the readable 413 above.
+test('uWS limit (pinned per build): a Content-Length of 10 or more digits gets a bare close from uWS 20.30, the 413 from 20.57', async () => {
+  // 20.30's parser fails on the value after our handler ran and closes before any answer is
+  // written; 20.57 (the Node 22/24 build, README: Node.js versions) lets it through to the 413.
   const r = await flood(`${POST}Content-Length: 1073741824\r\n\r\n`, Buffer.alloc(16 * 1024, 0x61));
-  assert.equal(r.status, 0);
-  assert.ok(r.cutByServer);
+  if (uwsBuild.version.startsWith('20.30.')) {
+    assert.equal(r.status, 0);
+    assert.ok(r.cutByServer);
+  } else assert.equal(r.status, 413, `uWS ${uwsBuild.version}`);
 });

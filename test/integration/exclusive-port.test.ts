@@ -21,10 +21,10 @@ after(async () => {
 });
 
 /** `node build/src/main.js` on the in-process bus until it exits; a gateway that starts instead is a failure (and is killed). */
-async function inProcessGatewayExit(port: number): Promise<{ code: number | string; stderr: string }> {
-  const { child, stderr, exited } = spawnCaptured(process.execPath, [MAIN], { SENDER_PORT: String(port), REDIS_URL: '' });
+async function inProcessGatewayExit(port: number): Promise<{ code: number | string; stdout: string }> {
+  const { child, stdout, exited } = spawnCaptured(process.execPath, [MAIN], { SENDER_PORT: String(port), REDIS_URL: '' });
   try {
-    return { code: await withTimeout(exited, 20000, `the second gateway on port ${port} to refuse to start`), stderr: stderr() };
+    return { code: await withTimeout(exited, 20000, `the second gateway on port ${port} to refuse to start`), stdout: stdout() };
   } finally {
     child.kill('SIGKILL');
   }
@@ -40,8 +40,8 @@ test('a second in-process gateway on the port of a running one refuses to start;
   try {
     const second = await inProcessGatewayExit(first.port);
     assert.notEqual(second.code, 0);
-    assert.match(second.stderr, new RegExp(`luna-sender: cannot listen on 127\\.0\\.0\\.1:${first.port}: the port is in use`));
-    assert.match(second.stderr, /REDIS_URL/);
+    assert.match(second.stdout, new RegExp(`"level":60,.*"msg":"cannot listen on 127\\.0\\.0\\.1:${first.port}: the port is in use`));
+    assert.match(second.stdout, /REDIS_URL/);
     for (let i = 0; i < 20; i++) {
       const r = await fetch(`${first.url}/metrics`);
       assert.equal(r.status, 200);
@@ -58,7 +58,7 @@ test('the in-process gateway also refuses a port held by a non-exclusive (SO_REU
   try {
     const gw = await inProcessGatewayExit(port);
     assert.notEqual(gw.code, 0);
-    assert.match(gw.stderr, /the port is in use/);
+    assert.match(gw.stdout, /the port is in use/);
   } finally {
     uws.us_listen_socket_close(holder);
   }
