@@ -23,7 +23,10 @@ export interface WorkersOptions {
 }
 
 export function workersOptions(a: Map<string, string>): WorkersOptions {
-  return { workers: list(a, 'workers', ['1', '2']).map(Number), rounds: num(a, 'rounds', 3), args: a };
+  // --workers means one count to the fan-out; here it is the list, so the fan-out never sees it.
+  const args = new Map(a);
+  args.delete('workers');
+  return { workers: list(a, 'workers', ['1', '2']).map(Number), rounds: num(a, 'rounds', 3), args };
 }
 
 export interface WorkersRow {
