@@ -78,6 +78,18 @@ export interface BridgeRow {
 const STREAM = 'luna-sender:events';
 const SENTINEL_SOURCE = 'sentinel-cam';
 
+/** The sentinel's subscription (matches only the sentinel event), then `filters` distinct filters matching no event. */
+export function ingestSubscriptions(filters: number): Subscription[] {
+  const subs: Subscription[] = [{ path: `/2/ws?sources=${SENTINEL_SOURCE}`, group: 0 }];
+  for (let k = 0; k < filters; k++) subs.push({ path: `/2/ws?sources=nomatch-${k}`, group: 0 });
+  return subs;
+}
+
+/** The reference event (small or 10 KB) from the sentinel camera: its top-level `source` replaced. */
+export function sentinelEvent(maker: EventMaker, ts: number): string {
+  return maker.make(0, ts).replace(/"source":"[^"]*"/, `"source":"${SENTINEL_SOURCE}"`);
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? NaN : s[Math.floor((s.length - 1) / 2)];
@@ -105,9 +117,7 @@ async function runRead(o: IngestOptions, payload: PayloadKind, filters: number):
     const redis = await startRedis();
     const server = await startServer('product', { redisUrl: redis.url, workers: 1 });
     const load = new Load(server, ACCOUNT, redis.proc.pid);
-    const subs: Subscription[] = [{ path: `/2/ws?sources=${SENTINEL_SOURCE}`, group: 0 }];
-    for (let k = 0; k < filters; k++) subs.push({ path: `/2/ws?sources=nomatch-${k}`, group: 0 });
-    await load.open(subs, 1);
+    await load.open(ingestSubscriptions(filters), 1);
     const client = load.clientProcs[0];
     const r = new Redis(redis.url, { enableAutoPipelining: false });
     const maker = new EventMaker(payload);
@@ -120,7 +130,7 @@ async function runRead(o: IngestOptions, payload: PayloadKind, filters: number):
     for (let rep = 0; rep < o.reps; rep++) {
       // A sentinel with a ts unique to this rep: the client records when it arrives.
       const ts = rep + 1;
-      const sentinel = entryOf(maker.make(0, ts).replace(/"source":"[^"]*"/, `"source":"${SENTINEL_SOURCE}"`));
+      const sentinel = entryOf(sentinelEvent(maker, ts));
       await request(client, { cmd: 'track' }, 'track');
       await load.reset();
       process.kill(-server.proc.pid, 'SIGSTOP');
