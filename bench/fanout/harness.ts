@@ -68,7 +68,7 @@ interface Report {
 export class Load {
   private clients: Proc[] = [];
   private subsPerClient: Subscription[][] = [];
-  private publisher!: Proc;
+  private publisher: Proc | undefined;
   private nextIndex = 0;
 
   constructor(
@@ -77,23 +77,47 @@ export class Load {
     readonly redisPid?: number,
   ) {}
 
-  /** Opens the subscriptions, spread round-robin over `clientProcs` client processes. */
-  async open(subs: Subscription[], clientProcs: number, concurrency = 50): Promise<{ ms: number }> {
-    this.publisher = nodeScript('publisher', 'bench/fanout/publisher.js', [], { cpu: CLIENT_CPU, ipc: true });
-    await request(this.publisher, { cmd: 'ping' }, 'ready').catch(() => undefined);
+  /**
+   * Opens the subscriptions, spread round-robin over `clientProcs` client processes. `sourceIps`:
+   * client source addresses shared by all processes (each address has its own ephemeral ports),
+   * or `destIps`: server addresses to spread the connections over (server on 0.0.0.0);
+   * `nofile`: the client processes' fd limit (default: the hard limit).
+   */
+  async open(
+    subs: Subscription[],
+    clientProcs: number,
+    concurrency = 50,
+    extra: { sourceIps?: string[]; destIps?: string[]; nofile?: number; timeoutMs?: number } = {},
+  ): Promise<{ ms: number }> {
+    // One publisher for the Load, also when subscriptions are opened in several waves.
+    if (this.publisher === undefined) {
+      this.publisher = nodeScript('publisher', 'bench/fanout/publisher.js', [], { cpu: CLIENT_CPU, ipc: true });
+      await request(this.publisher, { cmd: 'ping' }, 'ready').catch(() => undefined);
+    }
     const t0 = performance.now();
     const jobs: Promise<unknown>[] = [];
     for (let c = 0; c < clientProcs; c++) {
       const mine = subs.filter((_, j) => j % clientProcs === c);
-      const proc = nodeScript(`client${c}`, 'bench/fanout/client.js', [], { cpu: CLIENT_CPU, ipc: true, nofile: true });
+      const proc = nodeScript(`client${c}`, 'bench/fanout/client.js', [], { cpu: CLIENT_CPU, ipc: true, nofile: extra.nofile ?? true });
       this.clients.push(proc);
       this.subsPerClient.push(mine);
       jobs.push(
         request<{ opened: number; failed: number; error?: string }>(
           proc,
-          { cmd: 'open', port: this.server.port, ca: this.server.ca, account: this.account, paths: mine.map((s) => s.path), concurrency },
+          {
+            cmd: 'open',
+            port: this.server.port,
+            ca: this.server.ca,
+            account: this.account,
+            paths: mine.map((s) => s.path),
+            concurrency,
+            sourceIps: extra.sourceIps,
+            destIps: extra.destIps,
+            ipOffset: c,
+            ipStride: clientProcs,
+          },
           'opened',
-          120000,
+          extra.timeoutMs ?? 120000,
         ).then((r) => {
           if (r.failed > 0) throw new Error(`${proc.name}: ${r.failed} subscriptions failed: ${r.error}`);
         }),
@@ -105,8 +129,13 @@ export class Load {
     return { ms: performance.now() - t0 };
   }
 
-  private loadCpu(): number {
-    return [...this.clients, this.publisher].reduce((a, p) => a + treeCpuSeconds(p.pid), 0);
+  /** The client processes (scale benchmark: its own commands, e.g. 'track'). */
+  get clientProcs(): readonly Proc[] {
+    return this.clients;
+  }
+
+  loadCpu(): number {
+    return [...this.clients, this.publisher].reduce((a, p) => a + (p === undefined ? 0 : treeCpuSeconds(p.pid)), 0);
   }
 
   private async reports(): Promise<Report[]> {
@@ -154,7 +183,7 @@ export class Load {
       firstIndex: this.nextIndex,
       ageRanges: spec.ageRanges,
     };
-    const pub = await request<PublishResult>(this.publisher, job, 'done', (spec.seconds + 60) * 1000);
+    const pub = await request<PublishResult>(this.publisher!, job, 'done', (spec.seconds + 60) * 1000);
     this.nextIndex = pub.nextIndex;
     let expected = 0;
     const perClientExpected = this.subsPerClient.map((subs) => subs.map((s) => spec.expected(s, pub)));

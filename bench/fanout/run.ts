@@ -8,13 +8,16 @@ import { ACCOUNT, classOf, FILTER_MIX, type PayloadKind } from './events.js';
 import { Load, type RunResult, type Subscription } from './harness.js';
 
 /**
- * End-to-end fan-out: for each server (product on Redis, ceiling, baseline) in turn, the same
- * subscriptions (filter mix) and the same publish load; then the product's figures as ratios of
- * the other two. With --find-max, the rate is raised until loss > --max-loss or p99 > --max-p99,
+ * End-to-end fan-out: for each server (product on Redis, limit, ceiling, baseline; see
+ * bench/lib/servers.ts) in turn, the same subscriptions (filter mix) and the same publish load; then
+ * the product's figures as ratios of the others. `limit` makes exactly the product's deliveries
+ * (the fair limit line); `ceiling` delivers every event to everyone. With --rounds R the server
+ * sequence is repeated R times (servers restarted) and the median is taken over all R x reps runs,
+ * so the machine's load drifts over every server alike. With --find-max, the rate is raised until loss > --max-loss or p99 > --max-p99,
  * and p99 is measured again at half the maximum.
  *
  *   node build/bench/fanout/run.js [--subs 2000] [--rate 40] [--batch 10] [--seconds 8]
- *     [--payload small,full] [--servers product,ceiling,baseline] [--reps 3] [--clients 2]
+ *     [--payload small,full] [--servers product,limit,ceiling,baseline] [--reps 3] [--rounds 1] [--clients 2]
  *     (`--servers product,product-tls`: the gateway over plain and over TLS, clients on ws/wss)
  *     [--find-max] [--find-batch 1] [--find-payload small] [--start-rate 50] [--step 1.6] [--find-seconds 4]
  *     [--max-loss 0.001] [--max-p99 100] [--max-rate 20000]
@@ -27,6 +30,8 @@ export interface FanoutOptions {
   payloads: PayloadKind[];
   servers: ServerKind[];
   reps: number;
+  /** Rounds: the whole server sequence this many times, so each server's reps are spread in time. */
+  rounds: number;
   clients: number;
   warmup: number;
   findMax: boolean;
@@ -44,6 +49,8 @@ export interface FanoutOptions {
   bus: string;
   /** `--positions`: every subscription asks for `positions=1` (SPEC 9; product only). */
   positions: boolean;
+  /** The product's SENDER_WORKERS (Redis bus only). */
+  workers: number;
 }
 
 export function fanoutOptions(args: Map<string, string>): FanoutOptions {
@@ -55,6 +62,7 @@ export function fanoutOptions(args: Map<string, string>): FanoutOptions {
     payloads: list(args, 'payload', ['small', 'full']) as PayloadKind[],
     servers: list(args, 'servers', [...SERVER_KINDS]) as ServerKind[],
     reps: num(args, 'reps', 3),
+    rounds: num(args, 'rounds', 1),
     clients: num(args, 'clients', 2),
     warmup: num(args, 'warmup', 2),
     findMax: args.get('find-max') === 'true',
@@ -69,6 +77,7 @@ export function fanoutOptions(args: Map<string, string>): FanoutOptions {
     mix: args.get('mix') ?? 'default',
     bus: args.get('bus') ?? 'redis',
     positions: args.get('positions') === 'true',
+    workers: num(args, 'workers', 1),
   };
 }
 
@@ -122,58 +131,65 @@ export async function runFanout(o: FanoutOptions): Promise<{ rows: FanoutRow[]; 
   const rows: FanoutRow[] = [];
   const maxRows: FindMaxRow[] = [];
   const subs = subscriptions(o.subs, o.mix, o.positions);
-  for (const kind of o.servers) {
-    await withProcs(async () => {
-      const redis = (kind === 'product' || kind === 'product-tls') && o.bus === 'redis' ? await startRedis() : undefined;
-      const server = await startServer(kind, { redisUrl: redis?.url, nodeFlags: process.env.BENCH_SERVER_NODE_FLAGS?.split(' ').filter(Boolean) });
-      const load = new Load(server, ACCOUNT, redis?.proc.pid);
-      await load.open(subs, o.clients);
-      const expected = (s: Subscription, r: { ackedEvents: number; expectedPerClass: number[] }) =>
-        kind === 'ceiling' ? r.ackedEvents : r.expectedPerClass[s.group];
-      process.stderr.write(`fanout: ${kind}: ${o.subs} subscriptions open\n`);
-      for (const payload of o.reps > 0 ? o.payloads : []) {
-        if (o.warmup > 0) await load.run({ rate: o.rate, batch: o.batch, seconds: o.warmup, kind: payload, expected });
-        const reps: RunResult[] = [];
-        for (let i = 0; i < o.reps; i++) {
-          const r = await load.run({ rate: o.rate, batch: o.batch, seconds: o.seconds, kind: payload, expected });
-          process.stderr.write(
-            `fanout: ${kind} ${payload} rep ${i + 1}: ${fmt(r.deliveredPerS)} deliveries/s, ${r.usPerDelivery.toFixed(2)} us/delivery, p99 ${r.p99} ms\n`,
-          );
-          reps.push(r);
-        }
-        rows.push({ server: kind, payload, result: pickMedian(reps), reps });
-      }
-      if (o.findMax) {
-        for (const payload of o.findPayloads) {
-          const steps: RunResult[] = [];
-          let rate = o.startRate;
-          let best: RunResult | undefined;
-          let stoppedBy = `--max-rate ${o.maxRate}`;
-          while (rate <= o.maxRate) {
-            const r = await load.run({ rate, batch: o.findBatch, seconds: o.findSeconds, kind: payload, expected, settleMs: 15000 });
-            steps.push(r);
-            const why = failReason(r, o, rate);
+  const repsOf = new Map<string, RunResult[]>();
+  for (let round = 0; round < o.rounds; round++)
+    for (const kind of o.servers) {
+      await withProcs(async () => {
+        const redis = (kind === 'product' || kind === 'product-tls') && o.bus === 'redis' ? await startRedis() : undefined;
+        const server = await startServer(kind, {
+          redisUrl: redis?.url,
+          workers: o.workers,
+          nodeFlags: process.env.BENCH_SERVER_NODE_FLAGS?.split(' ').filter(Boolean),
+        });
+        const load = new Load(server, ACCOUNT, redis?.proc.pid);
+        await load.open(subs, o.clients);
+        const expected = (s: Subscription, r: { ackedEvents: number; expectedPerClass: number[] }) =>
+          kind === 'ceiling' ? r.ackedEvents : r.expectedPerClass[s.group];
+        process.stderr.write(`fanout: ${kind}: ${o.subs} subscriptions open\n`);
+        for (const payload of o.reps > 0 ? o.payloads : []) {
+          if (o.warmup > 0) await load.run({ rate: o.rate, batch: o.batch, seconds: o.warmup, kind: payload, expected });
+          const reps = repsOf.get(`${kind} ${payload}`) ?? [];
+          repsOf.set(`${kind} ${payload}`, reps);
+          for (let i = 0; i < o.reps; i++) {
+            const r = await load.run({ rate: o.rate, batch: o.batch, seconds: o.seconds, kind: payload, expected });
             process.stderr.write(
-              `fanout: find-max ${kind} ${payload} R=${Math.round(rate)}: ${fmt(r.deliveredPerS)} deliveries/s p99 ${r.p99} ms loss ${(r.loss * 100).toFixed(3)}% ${why ?? 'ok'}\n`,
+              `fanout: ${kind} ${payload} round ${round + 1} rep ${i + 1}: ${fmt(r.deliveredPerS)} deliveries/s, ${r.usPerDelivery.toFixed(2)} us/delivery, p99 ${r.p99} ms\n`,
             );
-            if (why !== undefined) {
-              stoppedBy = `R=${Math.round(rate)}: ${why}`;
-              break;
-            }
-            best = r;
-            rate = Math.round(rate * o.step);
+            reps.push(r);
           }
-          let atHalf: RunResult | undefined;
-          if (best !== undefined && steps.every((s) => s.closed === 0)) {
-            atHalf = await load.run({ rate: Math.max(1, Math.round(best.rate / 2)), batch: o.findBatch, seconds: o.findSeconds, kind: payload, expected });
-          }
-          maxRows.push({ server: kind, payload, maxRate: best?.rate ?? 0, atMax: best, atHalf, stoppedBy, steps });
+          if (round === o.rounds - 1) rows.push({ server: kind, payload, result: pickMedian(reps), reps });
         }
-      }
-      await load.close();
-      await stop(server.proc);
-    });
-  }
+        if (o.findMax && round === o.rounds - 1) {
+          for (const payload of o.findPayloads) {
+            const steps: RunResult[] = [];
+            let rate = o.startRate;
+            let best: RunResult | undefined;
+            let stoppedBy = `--max-rate ${o.maxRate}`;
+            while (rate <= o.maxRate) {
+              const r = await load.run({ rate, batch: o.findBatch, seconds: o.findSeconds, kind: payload, expected, settleMs: 15000 });
+              steps.push(r);
+              const why = failReason(r, o, rate);
+              process.stderr.write(
+                `fanout: find-max ${kind} ${payload} R=${Math.round(rate)}: ${fmt(r.deliveredPerS)} deliveries/s p99 ${r.p99} ms loss ${(r.loss * 100).toFixed(3)}% ${why ?? 'ok'}\n`,
+              );
+              if (why !== undefined) {
+                stoppedBy = `R=${Math.round(rate)}: ${why}`;
+                break;
+              }
+              best = r;
+              rate = Math.round(rate * o.step);
+            }
+            let atHalf: RunResult | undefined;
+            if (best !== undefined && steps.every((s) => s.closed === 0)) {
+              atHalf = await load.run({ rate: Math.max(1, Math.round(best.rate / 2)), batch: o.findBatch, seconds: o.findSeconds, kind: payload, expected });
+            }
+            maxRows.push({ server: kind, payload, maxRate: best?.rate ?? 0, atMax: best, atHalf, stoppedBy, steps });
+          }
+        }
+        await load.close();
+        await stop(server.proc);
+      });
+    }
   return { rows, maxRows };
 }
 
@@ -184,7 +200,7 @@ export function printFanout(o: FanoutOptions, rows: FanoutRow[], maxRows: FindMa
 
 function printRows(o: FanoutOptions, rows: FanoutRow[]): void {
   printTable(
-    `Fan-out: ${o.subs} subscribers (${o.mix === 'none' ? 'no filters: every server delivers the same frames' : 'filter mix ½ gender=1, ¼ age 30..50, ¼ none'}), R=${o.rate} ev/s, B=${o.batch}, T=${o.seconds}s, median of ${o.reps}${o.bus === 'memory' ? ', product on the in-process bus' : ''}${o.positions ? ', subscriptions with positions=1' : ''}`,
+    `Fan-out: ${o.subs} subscribers (${o.mix === 'none' ? 'no filters: every server delivers the same frames' : 'filter mix ½ gender=1, ¼ age 30..50, ¼ none'}), R=${o.rate} ev/s, B=${o.batch}, T=${o.seconds}s, median of ${o.reps * o.rounds}${o.bus === 'memory' ? ', product on the in-process bus' : ''}${o.positions ? ', subscriptions with positions=1' : ''}`,
     [
       'server',
       'payload',
@@ -226,17 +242,27 @@ function printRows(o: FanoutOptions, rows: FanoutRow[]): void {
   for (const payload of o.payloads) {
     const get = (k: ServerKind) => rows.find((r) => r.server === k && r.payload === payload)?.result;
     const p = get('product');
+    const l = get('limit');
     const c = get('ceiling');
     const b = get('baseline');
     if (!p) continue;
+    const x = (a: number, d?: RunResult) => (d ? `${(a / d.usPerDelivery).toFixed(2)}x` : '-');
+    // Per-pair ratio of rounds run side by side (round k of product with round k of limit): less
+    // sensitive to the load drifting between rounds than the ratio of the medians.
+    const pr = rows.find((r) => r.server === 'product' && r.payload === payload)?.reps ?? [];
+    const lr = rows.find((r) => r.server === 'limit' && r.payload === payload)?.reps ?? [];
+    const pairs = pr.length === lr.length && pr.length > 1 ? `${median(pr.map((r, i) => r.usPerDelivery / lr[i].usPerDelivery)).toFixed(2)}x` : '-';
     ratioRows.push([
       payload,
       p.usPerDelivery,
+      l?.usPerDelivery ?? NaN,
       c?.usPerDelivery ?? NaN,
       b?.usPerDelivery ?? NaN,
-      c ? `${(p.usPerDelivery / c.usPerDelivery).toFixed(2)}x` : '-',
+      x(p.usPerDelivery, l),
+      pairs,
+      x(p.usPerDelivery + (p.redisCpuS * 1e6) / p.received, l),
+      x(p.usPerDelivery, c),
       b ? `1/${(b.usPerDelivery / p.usPerDelivery).toFixed(1)}` : '-',
-      c ? `${((p.usPerDelivery + (p.redisCpuS * 1e6) / p.received) / c.usPerDelivery).toFixed(2)}x` : '-',
     ]);
   }
   const tlsRows: Cell[][] = [];
@@ -253,8 +279,8 @@ function printRows(o: FanoutOptions, rows: FanoutRow[]): void {
     );
   }
   printTable(
-    'Server CPU per delivery (us); target: product <= 1.4x ceiling and <= 1/8 of baseline',
-    ['payload', 'product', 'ceiling', 'baseline', 'product/ceiling', 'product/baseline', '(product+redis)/ceiling'],
+    'Server CPU per delivery (us), medians; limit = minimal uWS making the same filtered deliveries; target: product within 5 % of limit (<= 1.05x), <= 1/8 of baseline',
+    ['payload', 'product', 'limit', 'ceiling', 'baseline', 'product/limit', 'paired rounds', '(product+redis)/limit', 'product/ceiling', 'product/baseline'],
     ratioRows,
   );
 }

@@ -17,6 +17,8 @@ interface Stat {
   pid: number;
   ppid: number;
   ticks: number;
+  /** System (kernel) part of `ticks`: stime + cstime. */
+  sysTicks: number;
 }
 
 function readStat(pid: number): Stat | undefined {
@@ -30,7 +32,7 @@ function readStat(pid: number): Stat | undefined {
   const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
   // f[0] is field 3 (state); utime, stime, cutime, cstime are fields 14..17.
   const ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
-  return { pid, ppid: Number(f[1]), ticks };
+  return { pid, ppid: Number(f[1]), ticks, sysTicks: Number(f[12]) + Number(f[14]) };
 }
 
 /** The pid and all its live descendants. */
@@ -63,6 +65,18 @@ export function treeCpuSeconds(root: number): number {
   let ticks = 0;
   for (const pid of processTree(root)) ticks += readStat(pid)?.ticks ?? 0;
   return ticks / clkTck;
+}
+
+/** CPU seconds of the tree split into user and system (kernel) time. */
+export function treeCpuSplit(root: number): { user: number; sys: number } {
+  let ticks = 0;
+  let sys = 0;
+  for (const pid of processTree(root)) {
+    const st = readStat(pid);
+    ticks += st?.ticks ?? 0;
+    sys += st?.sysTicks ?? 0;
+  }
+  return { user: (ticks - sys) / clkTck, sys: sys / clkTck };
 }
 
 function statusKb(pid: number, key: string): number {

@@ -26,6 +26,20 @@ function tasksetAvailable(): boolean {
 }
 
 /** CPU sets: servers (and Redis) on the first CPU, load generators on the second. */
+let hasPrlimit: boolean | undefined;
+function canRaiseHardLimit(): boolean {
+  if (hasPrlimit === undefined) {
+    try {
+      execFileSync('prlimit', ['--nofile=30000:30000', '--', 'true'], { stdio: 'ignore' });
+      hasPrlimit = true;
+    } catch {
+      hasPrlimit = false;
+      process.stderr.write('bench: cannot raise the hard fd limit (prlimit, root); using ulimit -Hn\n');
+    }
+  }
+  return hasPrlimit;
+}
+
 export const SERVER_CPU = '0';
 export const CLIENT_CPU = '1';
 
@@ -40,8 +54,11 @@ export interface SpawnOptions {
   readyTimeoutMs?: number;
   /** Open an IPC channel (Node children). */
   ipc?: boolean;
-  /** Raise the soft fd limit (up to the hard limit) before exec. */
-  nofile?: boolean;
+  /**
+   * Raise the soft fd limit (up to the hard limit) before exec; a number: set both limits to it
+   * with `prlimit` (raising the hard limit needs root; without it, the hard limit is used).
+   */
+  nofile?: boolean | number;
   /** Node flags placed before the script (nodeScript only). */
   nodeFlags?: string[];
 }
@@ -93,7 +110,10 @@ export function start(name: string, cmd: string, args: string[], opts: SpawnOpti
     argv = ['-c', opts.cpu, file, ...argv];
     file = 'taskset';
   }
-  if (opts.nofile) {
+  if (typeof opts.nofile === 'number' && canRaiseHardLimit()) {
+    argv = [`--nofile=${opts.nofile}:${opts.nofile}`, '--', file, ...argv];
+    file = 'prlimit';
+  } else if (opts.nofile) {
     // `ulimit -n` of the shell, then exec: the benchmark keeps its own limit.
     argv = ['-c', 'ulimit -n "$(ulimit -Hn)"; exec "$@"', 'sh', file, ...argv];
     file = 'sh';
@@ -175,7 +195,9 @@ export function nodeScript(name: string, script: string, args: string[], opts: S
 export async function startRedis(): Promise<{ proc: Proc; url: string; port: number }> {
   const port = await freePort();
   const proc = start('redis', 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    cpu: SERVER_CPU,
+    // BENCH_REDIS_CPU: another CPU set for Redis (e.g. 1, with the load generators), to see what
+    // sharing the server's core costs the server.
+    cpu: process.env.BENCH_REDIS_CPU ?? SERVER_CPU,
     ready: /Ready to accept connections/,
   });
   await proc.ready;

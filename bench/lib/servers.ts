@@ -28,12 +28,14 @@ export async function waitHttp(proc: Proc, port: number, timeoutMs: number, ca?:
  * The three servers under test, each started pinned to the server CPU:
  *   product  - the gateway (build/src/main.js) on the Redis bus, SENDER_WORKERS workers (default 1)
  *   product-tls - the same serving TLS (a self-signed certificate made at start): clients use wss/https
+ *   limit    - bench/fanout/servers/ceiling.ts with CEILING_FILTERS=1: minimal uWS making the
+ *              product's filtered deliveries (one topic per account and filter): the fair limit line
  *   ceiling  - bench/fanout/servers/ceiling.ts: minimal uWS, one topic per account, no filters
  *   baseline - bench/fanout/servers/ws-baseline.ts: node:http + ws, per-subscriber filter loop
  */
-export type ServerKind = 'product' | 'product-tls' | 'ceiling' | 'baseline';
+export type ServerKind = 'product' | 'product-tls' | 'limit' | 'ceiling' | 'baseline';
 /** The default set of a run; `product-tls` is asked for by name (`--servers product,product-tls`). */
-export const SERVER_KINDS: readonly ServerKind[] = ['product', 'ceiling', 'baseline'];
+export const SERVER_KINDS: readonly ServerKind[] = ['product', 'limit', 'ceiling', 'baseline'];
 
 export interface Server {
   readonly kind: ServerKind;
@@ -47,6 +49,8 @@ export interface ServerOptions {
   redisUrl?: string;
   workers?: number;
   env?: Record<string, string>;
+  /** File descriptor limit for the server (default: the hard limit); see SpawnOptions.nofile. */
+  nofile?: number;
   /** Extra node flags (e.g. --cpu-prof). */
   nodeFlags?: string[];
 }
@@ -68,7 +72,7 @@ export async function startServer(kind: ServerKind, opts: ServerOptions = {}): P
       ...opts.env,
     };
     if (opts.redisUrl) env.REDIS_URL = opts.redisUrl;
-    proc = nodeScript('product', 'src/main.js', [], { cpu: SERVER_CPU, env, nofile: true, nodeFlags: flags });
+    proc = nodeScript('product', 'src/main.js', [], { cpu: SERVER_CPU, env, nofile: opts.nofile ?? true, nodeFlags: flags });
     // The `listening` line is logged at info, and the benchmark runs at warn (a log line per request
     // would be measured too): poll GET /version instead.
     try {
@@ -77,12 +81,12 @@ export async function startServer(kind: ServerKind, opts: ServerOptions = {}): P
       cert?.remove(); // read at start-up: the running server no longer needs the files
     }
   } else {
-    const script = kind === 'ceiling' ? 'bench/fanout/servers/ceiling.js' : 'bench/fanout/servers/ws-baseline.js';
+    const script = kind === 'baseline' ? 'bench/fanout/servers/ws-baseline.js' : 'bench/fanout/servers/ceiling.js';
     proc = nodeScript(kind, script, [], {
       cpu: SERVER_CPU,
-      env: { PORT: String(port), ...opts.env },
+      env: { PORT: String(port), ...(kind === 'limit' ? { CEILING_FILTERS: '1' } : {}), ...opts.env },
       ready: /listening on port/,
-      nofile: true,
+      nofile: opts.nofile ?? true,
       nodeFlags: flags,
     });
   }

@@ -13,13 +13,16 @@ import { printTable } from '../lib/table.js';
  * (no bus, no validation) is for reference.
  *
  *   node build/bench/publish/run.js [--batches 1,10] [--connections 32] [--duration 6]
- *     [--servers product,product-memory,ceiling]
+ *     [--servers product,product-memory,ceiling] [--procs 1]
+ * `--procs P` splits the connections over P autocannon processes (all on the load CPU), so one
+ * load process is not the limit; the table shows gateway, Redis and load-generator CPU side by side.
  */
 export interface PublishOptions {
   batches: number[];
   connections: number;
   duration: number;
   servers: string[];
+  procs: number;
 }
 
 export function publishOptions(a: Map<string, string>): PublishOptions {
@@ -28,6 +31,7 @@ export function publishOptions(a: Map<string, string>): PublishOptions {
     connections: num(a, 'connections', 32),
     duration: num(a, 'duration', 6),
     servers: list(a, 'servers', ['product', 'product-memory', 'ceiling']),
+    procs: num(a, 'procs', 1),
   };
 }
 
@@ -44,6 +48,8 @@ export interface PublishRow {
   cpuS: number;
   usPerEvent: number;
   redisCpuS: number;
+  /** CPU of the autocannon processes over the run, % of one core. */
+  loadCpuPct: number;
 }
 
 interface CannonResult {
@@ -65,8 +71,23 @@ export async function runPublish(o: PublishOptions): Promise<PublishRow[]> {
       const kind: ServerKind = name === 'ceiling' ? 'ceiling' : 'product';
       const redis = name === 'product' ? await startRedis() : undefined;
       const server = await startServer(kind, { redisUrl: redis?.url });
-      const cannon = nodeScript('autocannon', 'bench/publish/cannon.js', [], { cpu: CLIENT_CPU, ipc: true });
-      await request(cannon, { cmd: 'ping' }, 'ready').catch(() => undefined);
+      const cannons = Array.from({ length: o.procs }, (_, i) => nodeScript(`autocannon${i}`, 'bench/publish/cannon.js', [], { cpu: CLIENT_CPU, ipc: true }));
+      await Promise.all(cannons.map((c) => request(c, { cmd: 'ping' }, 'ready').catch(() => undefined)));
+      const runAll = async (job: object, duration: number): Promise<CannonResult> => {
+        const rs = await Promise.all(cannons.map((c) => request<CannonResult>(c, { ...job, duration }, 'done', (duration + 30) * 1000)));
+        return {
+          ok: rs.reduce((a, r) => a + r.ok, 0),
+          non2xx: rs.reduce((a, r) => a + r.non2xx, 0),
+          errors: rs.reduce((a, r) => a + r.errors, 0),
+          durationS: Math.max(...rs.map((r) => r.durationS)),
+          reqPerS: rs.reduce((a, r) => a + r.reqPerS, 0),
+          // The worst process's quantiles: an upper bound of the combined ones.
+          p50: Math.max(...rs.map((r) => r.p50)),
+          p99: Math.max(...rs.map((r) => r.p99)),
+          max: Math.max(...rs.map((r) => r.max)),
+        };
+      };
+      const loadCpu = () => cannons.reduce((a, c) => a + treeCpuSeconds(c.pid), 0);
       for (const batch of o.batches) {
         const body = publishBody(Array.from({ length: batch }, (_, i) => maker.make(i, nowMs())));
         const job = {
@@ -74,13 +95,16 @@ export async function runPublish(o: PublishOptions): Promise<PublishRow[]> {
           url: `http://127.0.0.1:${server.port}/2/publish`,
           body,
           headers: { 'Content-Type': 'application/json', 'Luna-Account-Id': ACCOUNT },
-          connections: o.connections,
+          connections: Math.max(1, Math.round(o.connections / o.procs)),
         };
-        await request(cannon, { ...job, duration: 1 }, 'done', 30000);
+        await runAll(job, 1);
         const cpu0 = treeCpuSeconds(server.proc.pid);
         const redis0 = redis ? treeCpuSeconds(redis.proc.pid) : 0;
-        const r = await request<CannonResult>(cannon, { ...job, duration: o.duration }, 'done', (o.duration + 30) * 1000);
+        const load0 = loadCpu();
+        const t0 = performance.now();
+        const r = await runAll(job, o.duration);
         const cpuS = treeCpuSeconds(server.proc.pid) - cpu0;
+        const loadCpuPct = ((loadCpu() - load0) / ((performance.now() - t0) / 1000)) * 100;
         const events = r.ok * batch;
         rows.push({
           server: name,
@@ -95,6 +119,7 @@ export async function runPublish(o: PublishOptions): Promise<PublishRow[]> {
           cpuS,
           usPerEvent: events > 0 ? (cpuS * 1e6) / events : NaN,
           redisCpuS: redis ? treeCpuSeconds(redis.proc.pid) - redis0 : 0,
+          loadCpuPct,
         });
         process.stderr.write(`publish: ${name} B=${batch}: ${Math.round(r.reqPerS)} req/s\n`);
       }
@@ -105,9 +130,41 @@ export async function runPublish(o: PublishOptions): Promise<PublishRow[]> {
 
 export function printPublish(o: PublishOptions, rows: PublishRow[]): void {
   printTable(
-    `Publish throughput (autocannon, ${o.connections} connections, ${o.duration}s, small events, no subscribers; product-memory = in-process bus)`,
-    ['server', 'B', 'req/s', 'events/s', 'p50 ms', 'p99 ms', 'max ms', 'non-2xx', 'errors', 'server CPU s', 'us/event', 'redis CPU s'],
-    rows.map((r) => [r.server, r.batch, r.reqPerS, r.eventsPerS, r.p50, r.p99, r.max, r.non2xx, r.errors, r.cpuS, r.usPerEvent, r.redisCpuS]),
+    `Publish throughput (autocannon, ${o.connections} connections in ${o.procs} process${o.procs === 1 ? '' : 'es'}, ${o.duration}s, small events, no subscribers; product-memory = in-process bus; CPU % of one core)`,
+    [
+      'server',
+      'B',
+      'req/s',
+      'events/s',
+      'p50 ms',
+      'p99 ms',
+      'max ms',
+      'non-2xx',
+      'errors',
+      'server CPU s',
+      'us/event',
+      'redis CPU s',
+      'server CPU %',
+      'redis CPU %',
+      'load-gen CPU %',
+    ],
+    rows.map((r) => [
+      r.server,
+      r.batch,
+      r.reqPerS,
+      r.eventsPerS,
+      r.p50,
+      r.p99,
+      r.max,
+      r.non2xx,
+      r.errors,
+      r.cpuS,
+      r.usPerEvent,
+      r.redisCpuS,
+      (r.cpuS / o.duration) * 100,
+      (r.redisCpuS / o.duration) * 100,
+      r.loadCpuPct,
+    ]),
   );
 }
 

@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { type Ev, type Filter, matches, parseFilter } from './simple-filter.js';
 
 /**
  * The baseline: how most Node teams would write this gateway. node:http + the `ws` library; each
@@ -8,58 +9,12 @@ import { type WebSocket, WebSocketServer } from 'ws';
  * Supports the filters the benchmarks use (gender, age__gte, age__lt, sources, user_data, emotions).
  * Env: PORT (0 = any). Prints `listening on port N`.
  */
-interface Filter {
-  gender?: number;
-  age__gte?: number;
-  age__lt?: number;
-  sources?: string[];
-  user_data?: string;
-  emotions?: string[];
-}
-
 interface Sub {
   ws: WebSocket;
   filter: Filter;
 }
 
-type Ev = {
-  source?: string;
-  user_data?: string;
-  face_attributes?: { basic_attributes?: { age?: number; gender?: number } };
-  aggregate_estimations?: { face?: { attributes?: { emotions?: { predominant_emotion?: string } } } };
-};
-
-const EMOTIONS = ['', 'anger', 'disgust', 'fear', 'happiness', 'neutral', 'sadness', 'surprise'];
 const subsByAccount = new Map<string, Set<Sub>>();
-
-function parseFilter(q: URLSearchParams): Filter {
-  const f: Filter = {};
-  if (q.has('gender')) f.gender = Number(q.get('gender'));
-  if (q.has('age__gte')) f.age__gte = Number(q.get('age__gte'));
-  if (q.has('age__lt')) f.age__lt = Number(q.get('age__lt'));
-  if (q.has('sources')) f.sources = q.get('sources')!.split(',');
-  if (q.has('user_data')) f.user_data = q.get('user_data')!;
-  if (q.has('emotions'))
-    f.emotions = q
-      .get('emotions')!
-      .split(',')
-      .map((n) => EMOTIONS[Number(n)]);
-  return f;
-}
-
-function matches(f: Filter, e: Ev): boolean {
-  const basic = e.face_attributes?.basic_attributes;
-  if (f.gender !== undefined && basic?.gender !== f.gender) return false;
-  if (f.age__gte !== undefined && !(basic?.age !== undefined && basic.age >= f.age__gte)) return false;
-  if (f.age__lt !== undefined && !(basic?.age !== undefined && basic.age < f.age__lt)) return false;
-  if (f.sources !== undefined && !(e.source !== undefined && f.sources.includes(e.source))) return false;
-  if (f.user_data !== undefined && !e.user_data?.includes(f.user_data)) return false;
-  if (f.emotions !== undefined) {
-    const em = e.aggregate_estimations?.face?.attributes?.emotions?.predominant_emotion;
-    if (em === undefined || !f.emotions.includes(em)) return false;
-  }
-  return true;
-}
 
 const server = createServer((req, res) => {
   if (req.method !== 'POST' || !req.url?.startsWith('/2/publish')) {
