@@ -1,7 +1,7 @@
 import type { Bus } from './bus/index.js';
 import type { Config } from './config/index.js';
 import type { Logger } from './log.js';
-import type { Metrics } from './metrics.js';
+import type { Metrics, Readings } from './metrics.js';
 import type { Plugins } from './plugins.js';
 
 /** What the HTTP and WebSocket handlers of one worker share. Built once in worker.ts. */
@@ -11,6 +11,10 @@ export interface WorkerContext {
   readonly bus: Bus;
   readonly metrics: Metrics;
   readonly plugins: Plugins;
-  /** Gauges read at scrape time (connections open, subscriptions, distinct filters, stream lag). */
-  gauges(): Record<string, { help: string; value: number }>;
+  /** What the scrape reads from the worker's owners (connections open, subscriptions, stream lag...). */
+  readings(): Readings;
+  /** The host-wide exposition text (src/host-metrics.ts). */
+  scrape(): Promise<string>;
+  /** Readiness (SPEC 11): `starting` until the listener opens, `draining` from shutdown on. */
+  state: 'starting' | 'ready' | 'draining';
 }

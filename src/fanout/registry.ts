@@ -132,6 +132,8 @@ export class Registry {
     let evaluated = 0;
     let published = 0;
     let unheard = 0;
+    let sockets = 0;
+    let bytes = 0;
     for (let i = 0; i < list.length; i++) {
       const entry = list[i];
       const c = entry.compiled;
@@ -139,12 +141,21 @@ export class Registry {
         evaluated++;
         if (!c.predicate(facts!)) continue;
       }
-      if (!this.publish(entry.topic, entry.positions ? positionedFrame(ev, epoch) : ev.frame)) unheard++;
+      const frame = entry.positions ? positionedFrame(ev, epoch) : ev.frame;
+      if (!this.publish(entry.topic, frame)) unheard++;
       published++;
+      // uWS copies the frame to every socket of the topic: the registry's count of them.
+      sockets += entry.subscribers;
+      bytes += frame.length * entry.subscribers;
     }
-    this.metrics.predicateEvaluations += evaluated;
-    this.metrics.topicPublishes += published;
-    this.metrics.topicPublishesNoSubscriber += unheard;
+    const m = this.metrics;
+    m.predicateEvaluations += evaluated;
+    m.topicPublishes += published;
+    m.topicPublishesNoSubscriber += unheard;
+    if (published === 0) return;
+    m.deliveries += sockets;
+    m.sentBytes += bytes;
+    m.observeDelivery(ev.ms, Date.now());
   }
 
   stats(): { accounts: number; topics: number; subscriptions: number; compiled: number } {

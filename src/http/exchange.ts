@@ -32,6 +32,8 @@ export class Exchange {
   deferClose = false;
   /** The answer was written but its response left open (see send); closeConnection ends it. */
   private openAnswer = false;
+  /** The route table path this request matched (router.ts), the label of its count: never the raw URL. */
+  route = 'unmatched';
 
   constructor(
     readonly res: UWS.HttpResponse,
@@ -39,6 +41,8 @@ export class Exchange {
     private readonly log: Logger,
     /** While it drains (shutdown), every answer closes its connection. */
     private readonly drain?: { readonly draining: boolean },
+    /** Called once per answer (or abort) with the route and status: the request counter. */
+    private readonly count?: (route: string, status: number) => void,
   ) {
     this.method = req.getCaseSensitiveMethod();
     this.path = req.getUrl();
@@ -110,6 +114,7 @@ export class Exchange {
   finish(status: number): void {
     if (this.done) return;
     this.done = true;
+    this.count?.(this.route, status);
     const duration = Number(process.hrtime.bigint() - this.started) / 1e6;
     this.log.info(
       { request_id: this.requestId, method: this.method, path: this.path, status, duration_ms: Math.round(duration * 1000) / 1000, account_id: this.account },
