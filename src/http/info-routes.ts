@@ -3,6 +3,7 @@ import type { WorkerContext } from '../context.js';
 import { Errors, LunaError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { negotiate } from './accept.js';
+import { coalesced, HEALTH_TIMEOUT_MS } from './health.js';
 import { addRoute, type RouteTable } from './router.js';
 
 /** GET /version, /config, /plugins, /metrics, /healthcheck, /health/live, /health/ready. */
@@ -63,19 +64,4 @@ export function infoRoutes(table: RouteTable, ctx: WorkerContext): void {
     if (ctx.state !== 'ready') throw new LunaError(Errors.Unavailable, 'worker draining for shutdown');
     ex.send(200, 'application/json', readyBody);
   });
-}
-
-/**
- * Half the 1 s that SPEC 11 allows (and below Kubernetes' default probe timeout of 1 s): a Redis
- * that takes longer to answer PING is not one to send traffic through.
- */
-const HEALTH_TIMEOUT_MS = 500;
-
-/** Probes arriving while a check runs share it, so a probe storm during a Redis hang costs one PING. */
-function coalesced(run: () => Promise<void>): () => Promise<void> {
-  let running: Promise<void> | undefined;
-  return () =>
-    (running ??= run().finally(() => {
-      running = undefined;
-    }));
 }
