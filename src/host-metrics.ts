@@ -49,6 +49,13 @@ const LOCK_STALE_MS = 5000;
 /** How many folded snapshot ids retired.json remembers (a crash between its rename and the unlinks). */
 const FOLDED_KEPT = 256;
 
+/** The one figure only the answering worker can make (README table: src/doc-tables.ts). */
+export const WORKERS_METRIC = {
+  name: 'luna_sender_workers',
+  help: `Workers serving the port on this host by state: live (snapshot at most ${STALE_MS / 1000} s old), stale (alive but its snapshot is older: stuck, or stopped; its last figures are counted).`,
+  labels: ['state'],
+} as const;
+
 interface Snapshot {
   id: string;
   pid: number;
@@ -202,8 +209,7 @@ export class HostMetrics {
     }
     host.push(retired.host);
     const workers: Family = {
-      name: 'luna_sender_workers',
-      help: `Workers serving the port on this host by state: live (snapshot at most ${STALE_MS / 1000} s old), stale (alive but its snapshot is older: stuck, or stopped; its last figures are counted).`,
+      ...WORKERS_METRIC,
       type: 'gauge',
       aggregator: 'sum',
       values: [

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { type Gateway, startGateway } from '../helpers/gateway.js';
 import { ACCOUNT, http, publish, publishBody } from '../helpers/http.js';
 import { connect } from '../helpers/ws-client.js';
@@ -8,11 +10,15 @@ import { connect } from '../helpers/ws-client.js';
 /** Prometheus's own linter (Debian's `prometheus` package; .ci/run installs it). */
 const PROMTOOL = '/usr/bin/promtool';
 
-function checkMetrics(text: string): { status: number | null; output: string } {
-  const r = spawnSync(PROMTOOL, ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 30000 });
+const DOCS = fileURLToPath(new URL('../../../docs/', import.meta.url));
+
+function promtool(args: string[], input?: string): { status: number | null; output: string } {
+  const r = spawnSync(PROMTOOL, args, { input, encoding: 'utf8', timeout: 30000 });
   if (r.error) throw r.error;
   return { status: r.status, output: `${r.stdout}${r.stderr}`.trim() };
 }
+
+const checkMetrics = (text: string) => promtool(['check', 'metrics'], text);
 
 /** Traffic that makes every kind of series appear: sockets, a close, publishes, a 404, a 405. */
 async function exercised(gw: Gateway): Promise<string> {
@@ -45,4 +51,41 @@ test('promtool check metrics finds no problem in the exposition (and does flag a
   } finally {
     await gw.stop();
   }
+});
+
+/** Every PromQL expression of the dashboard: panel targets and template variable queries. */
+function dashboardQueries(d: { panels: { targets: { expr: string }[] }[]; templating: { list: { query: unknown }[] } }): string[] {
+  const exprs = d.panels.flatMap((p) => p.targets.map((t) => t.expr));
+  for (const v of d.templating.list) {
+    if (typeof v.query === 'object' && v.query !== null) exprs.push(String((v.query as { query: string }).query));
+  }
+  return exprs;
+}
+
+test('the Grafana dashboard parses and every metric its queries use is in the exposition', async () => {
+  const d = JSON.parse(readFileSync(`${DOCS}grafana/luna-sender.json`, 'utf8'));
+  const exprs = dashboardQueries(d);
+  assert.ok(exprs.length >= 12, 'panels with queries');
+  const used = new Set(exprs.flatMap((e) => e.match(/\b(?:luna_sender|process|nodejs)_[a-z0-9_]+/g) ?? []));
+  assert.ok(used.has('luna_sender_deliveries_total') && used.has('process_cpu_seconds_total'));
+  const gw = await startGateway();
+  try {
+    const text = await exercised(gw);
+    const names = new Set(
+      text
+        .split('\n')
+        .filter((l) => l !== '' && !l.startsWith('#'))
+        .map((l) => /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(l)![0]),
+    );
+    const missing = [...used].filter((n) => !names.has(n));
+    assert.deepEqual(missing, [], `dashboard queries name metrics that /metrics does not have: ${missing}`);
+  } finally {
+    await gw.stop();
+  }
+});
+
+test('promtool check config accepts docs/prometheus.yml', () => {
+  const got = promtool(['check', 'config', `${DOCS}prometheus.yml`]);
+  assert.equal(got.status, 0, got.output);
+  assert.match(got.output, /SUCCESS/);
 });
