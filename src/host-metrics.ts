@@ -120,7 +120,17 @@ async function processFamilies(): Promise<Family[]> {
   return all.filter((f) => !(f.type === 'gauge' && f.name.endsWith('_total')));
 }
 
+/**
+ * Whether the worker runs. A killed worker stays a zombie until its parent (the supervisor, PM2)
+ * reaps it, and signal 0 still reaches a zombie: on Linux /proc says `Z` for those.
+ */
 function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && existsSync('/proc/self/stat')) return false;
+  }
   try {
     process.kill(pid, 0);
     return true;
@@ -139,6 +149,7 @@ export class HostMetrics {
   private readonly id = `${process.pid}-${Date.now().toString(36)}-${instances++}`;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private warned = false;
 
   constructor(
     readonly dir: string,
@@ -148,8 +159,12 @@ export class HostMetrics {
 
   /** Clears what a previous run of the port left (when no worker is live), then writes every second. */
   start(): void {
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    this.clearIfAlone();
+    try {
+      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      this.clearIfAlone();
+    } catch (err) {
+      this.warn(err); // /metrics still answers, with this worker's figures and the snapshots it can read
+    }
     void this.write(false);
     this.timer = setInterval(() => void this.write(false), WRITE_MS);
     this.timer.unref();
@@ -235,10 +250,17 @@ export class HostMetrics {
         writeFileSync(`${file}.tmp`, JSON.stringify(snap));
         renameSync(`${file}.tmp`, file);
       } catch {
-        this.log.warn({ dir: this.dir, err: (err as Error).message }, 'metrics snapshot not written: /metrics of other workers miss this one');
+        this.warn(err);
       }
     }
     return snap;
+  }
+
+  /** Once per worker: a directory that cannot be written stays so, and a line a second would flood the log. */
+  private warn(err: unknown): void {
+    if (this.warned) return;
+    this.warned = true;
+    this.log.warn({ dir: this.dir, err: (err as Error).message }, 'metrics snapshot not written: /metrics of the other workers miss this one');
   }
 
   /** Every snapshot in the directory (unreadable ones, e.g. deleted meanwhile, skipped). */
@@ -286,6 +308,10 @@ export class HostMetrics {
     }
     try {
       fn();
+    } catch (err) {
+      // Housekeeping never fails a scrape or a shutdown; the next holder tries again.
+      this.warn(err);
+      return false;
     } finally {
       closeSync(fd);
       rmSync(lock, { force: true });

@@ -187,7 +187,7 @@ test('a stopped (SIGSTOP) worker is counted as stale with its last figures; the 
   }
 });
 
-test('under PM2 (fork mode, no common parent): two workers answer the same host totals', async () => {
+test('under PM2 (fork mode, no common parent): two workers answer the same host totals, and keep them across pm2 reload', async () => {
   const redis = await startRedis();
   const port = await freePort();
   const pm2 = startPm2(port, redis.url);
@@ -195,7 +195,33 @@ test('under PM2 (fork mode, no common parent): two workers answer the same host 
     const clients = await traffic(port, 6, 10, 2);
     const seen = await agreeing(port, expected(clients, 10, 2, 2));
     assert.equal(seen.size, 2);
-    for (const c of clients) c.close();
+    const before = [...seen.values()][0];
+
+    // `pm2 reload` replaces both workers: the host counters carry on from where they were.
+    const reload = pm2.run(['reload', 'luna-sender'], 90000);
+    assert.equal(reload.status, 0, String(reload.stderr));
+    await Promise.all(clients.map((c) => c.closed));
+    let m: Map<string, Family> | undefined;
+    await waitFor(async () => {
+      const got = await scrapeOnce(port);
+      if (got === undefined || seen.has(got.pid)) return false;
+      m = parseExposition(got.text);
+      return sample(m, 'luna_sender_workers{state="live"}') === 2 && sample(m, 'luna_sender_open_connections') === 0;
+    }, 'the new workers live, the old sockets gone');
+    for (const k of [
+      'luna_sender_connections_total',
+      'luna_sender_deliveries_total',
+      'luna_sender_sent_bytes_total',
+      'luna_sender_events_in_total',
+      'luna_sender_published_events_total',
+    ] as const) {
+      assert.equal(sample(m!, k), before[k], `${k} across pm2 reload`);
+    }
+    assert.equal(sample(m!, 'luna_sender_ws_closes_total{code="1001"}'), clients.length, 'the old workers closed every socket with 1001');
+    assert.ok(
+      ![...m!.get('process_resident_memory_bytes')!.samples.keys()].some((k) => [...seen.keys()].some((pid) => k.includes(`"${pid}"`))),
+      'no series of the old workers',
+    );
   } finally {
     pm2.stop();
     await redis.stop();
