@@ -46,6 +46,8 @@ import type { Family, FamilyValue } from './metrics.js';
 const WRITE_MS = 1000;
 const STALE_MS = 5000;
 const LOCK_STALE_MS = 5000;
+/** Tries, 10 ms apart, a stopping worker makes for the lock. */
+const STOP_LOCK_TRIES = 50;
 /** How many folded snapshot ids retired.json remembers (a crash between its rename and the unlinks). */
 const FOLDED_KEPT = 256;
 
@@ -177,7 +179,14 @@ export class HostMetrics {
     clearInterval(this.timer);
     await this.write(true);
     // The last worker of the port leaves nothing behind in /dev/shm (a next start would clear it).
-    if (!this.clearIfAlone()) return this.fold();
+    // Workers stopping together meet at the lock: a stopping worker may wait for it a little
+    // (a scrape never does), so that the last of them sees the others' final snapshots and clears.
+    let cleared: boolean | undefined;
+    for (let i = 0; i < STOP_LOCK_TRIES && cleared === undefined; i++) {
+      cleared = this.clearIfAlone();
+      if (cleared === undefined) await new Promise((r) => setTimeout(r, 10));
+    }
+    if (cleared !== true) return this.fold();
     try {
       rmdirSync(this.dir);
     } catch {
@@ -185,15 +194,15 @@ export class HostMetrics {
     }
   }
 
-  /** Without another live worker of the port, removes every file; returns whether it did. */
-  private clearIfAlone(): boolean {
+  /** Without another live worker of the port, removes every file; whether it did (undefined: the lock was busy). */
+  private clearIfAlone(): boolean | undefined {
     let cleared = false;
-    this.locked(() => {
+    const held = this.locked(() => {
       if (this.read().some((s) => s.id !== this.id && !s.final && alive(s.pid))) return;
       for (const f of readdirSync(this.dir)) if (f !== 'lock') rmSync(join(this.dir, f), { force: true });
       cleared = true;
     });
-    return cleared;
+    return held ? cleared : undefined;
   }
 
   /** The host's exposition text (Prometheus 0.0.4). */

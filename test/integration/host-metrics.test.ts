@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { test } from 'node:test';
+import { metricsDir } from '../../src/host-metrics.js';
 import { type Family, parseExposition, sample } from '../helpers/exposition.js';
 import { spawnGateway } from '../helpers/gateway.js';
 import { ACCOUNT, publish, publishBody } from '../helpers/http.js';
@@ -119,8 +121,10 @@ test('under the supervisor: two workers answer the same host totals; a killed wo
       const got = await scrapeOnce(gw.port);
       if (got === undefined || got.pid === victim) return false;
       after = parseExposition(got.text);
-      return sample(after, 'luna_sender_workers{state="live"}') === 2;
-    }, 'the replacement worker live');
+      // SIGKILL takes effect a moment after kill() returns: until then the victim is still live.
+      const victimShown = [...after.get('process_resident_memory_bytes')!.samples.keys()].some((k) => k.includes(`worker="${victim}"`));
+      return !victimShown && sample(after, 'luna_sender_workers{state="live"}') === 2;
+    }, 'the killed worker gone and its replacement live');
     // The replacement reads only events appended after it started: none.
     const m = after!;
     const before = seen.get(victim)!;
@@ -141,10 +145,8 @@ test('under the supervisor: two workers answer the same host totals; a killed wo
       const got = await scrapeOnce(gw.port);
       return got !== undefined && sample(parseExposition(got.text), 'luna_sender_open_connections') === clients.length - closed.size;
     }, 'the open-connections gauge without the killed worker');
-    // Per-worker process figures exist for live workers only.
-    const workers = new Set([...m.get('process_resident_memory_bytes')!.samples.keys()]);
-    assert.equal(workers.size, 2);
-    assert.ok(![...workers].some((k) => k.includes(`worker="${victim}"`)), 'no series of the killed worker');
+    // Per-worker process figures: the surviving worker and the replacement, not the killed one.
+    assert.equal(m.get('process_resident_memory_bytes')!.samples.size, 2);
     for (const c of clients) c.close();
   } finally {
     await gw.stop('SIGTERM');
@@ -180,6 +182,10 @@ test('a stopped (SIGSTOP) worker is counted as stale with its last figures; the 
     stopped = undefined;
     await agreeing(gw.port, want);
     for (const c of clients) c.close();
+    // Both workers stop at once: the last of them leaves nothing in /dev/shm.
+    assert.ok(existsSync(metricsDir(gw.port)));
+    assert.equal(await gw.stop('SIGTERM'), 0);
+    assert.equal(existsSync(metricsDir(gw.port)), false, 'the snapshot directory removed by the last worker');
   } finally {
     if (stopped !== undefined) process.kill(stopped, 'SIGCONT');
     await gw.stop('SIGTERM');
