@@ -186,12 +186,16 @@ export class HostMetrics {
       cleared = this.clearIfAlone();
       if (cleared === undefined) await new Promise((r) => setTimeout(r, 10));
     }
-    if (cleared !== true) return this.fold();
-    try {
-      rmdirSync(this.dir);
-    } catch {
-      // a worker starting meanwhile wrote into it: it stays
+    if (cleared === true) {
+      try {
+        rmdirSync(this.dir);
+      } catch {
+        // a worker starting meanwhile wrote into it: it stays
+      }
+      return;
     }
+    // Not alone: fold this worker's final snapshot (others would, at their next scrape, anyway).
+    for (let i = 0; i < STOP_LOCK_TRIES && !this.fold(); i++) await new Promise((r) => setTimeout(r, 10));
   }
 
   /** Without another live worker of the port, removes every file; whether it did (undefined: the lock was busy). */
@@ -329,8 +333,9 @@ export class HostMetrics {
   }
 
   /** Snapshots of gone workers into retired.json; see the class comment for the order of steps. */
-  private fold(): void {
-    this.locked(() => {
+  /** Whether it held the lock (and so folded whatever there was). */
+  private fold(): boolean {
+    return this.locked(() => {
       const retired = this.readRetired();
       const done = new Set(retired.folded);
       const folding = this.read().filter((s) => !done.has(s.id) && (s.final || !alive(s.pid)));
