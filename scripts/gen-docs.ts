@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { closeCodeTable, configTable, errorTable, filterNotes, filterTable } from '../src/doc-tables.js';
+import { closeCodeTable, configTable, errorTable, filterNotes, filterTable, metricTable } from '../src/doc-tables.js';
 
 /**
  * Writes the generated tables (src/doc-tables.ts) into README.md between their markers with
@@ -15,6 +15,7 @@ const BLOCKS: ReadonlyArray<{ name: string; render: () => string }> = [
   { name: 'filter-notes', render: filterNotes },
   { name: 'errors', render: errorTable },
   { name: 'close-codes', render: closeCodeTable },
+  { name: 'metrics', render: metricTable },
 ];
 
 export function withTables(readme: string): string {

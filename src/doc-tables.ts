@@ -3,6 +3,8 @@ import { describeAllowed } from './config/load.js';
 import { ConfigSchema } from './config/schema.js';
 import { CLOSE_CODE_TABLE, type ErrorDef, Errors } from './errors.js';
 import { describeCodes, FIELDS, type Field } from './filters/fields.js';
+import { WORKERS_METRIC } from './host-metrics.js';
+import { METRICS } from './metrics.js';
 
 /**
  * The reference tables, as markdown, each generated from its one source: configuration from the
@@ -94,4 +96,31 @@ export function closeCodeTable(): string {
     ['code', 'reason', 'when'],
     CLOSE_CODE_TABLE.map((c) => [String(c.code), c.reason === '' ? '(none)' : `\`${c.reason}\``, c.when]),
   );
+}
+
+/** Every metric of /metrics that the gateway defines, and how the host figure is made of the workers'. */
+export function metricTable(): string {
+  const how = { sum: 'sum', max: 'largest' } as const;
+  const rows = METRICS.map((m) => [
+    `\`${m.name}\``,
+    m.type,
+    (m.labels ?? []).map((l) => `\`${l}\``).join(', '),
+    m.type === 'histogram' ? 'sum per bucket' : how[m.aggregator],
+    m.help,
+  ]);
+  rows.push([
+    `\`${WORKERS_METRIC.name}\``,
+    'gauge',
+    WORKERS_METRIC.labels.map((l) => `\`${l}\``).join(', '),
+    'the answering worker counts',
+    WORKERS_METRIC.help,
+  ]);
+  rows.push([
+    '`process_*`, `nodejs_*`',
+    'various',
+    '`worker` (pid)',
+    'one series per live worker',
+    "prom-client's default metrics: CPU seconds, resident and heap memory, open file descriptors, event-loop delay (`nodejs_eventloop_lag_p99_seconds` and others), GC durations.",
+  ]);
+  return table(['metric', 'type', 'labels', 'host figure', 'meaning'], rows);
 }

@@ -6,6 +6,7 @@ import type { WorkerContext } from './context.js';
 import { CloseCodes } from './errors.js';
 import { Registry, startSlowConsumerSweep } from './fanout/index.js';
 import { History } from './history/index.js';
+import { exposition, HostMetrics, metricsDir } from './host-metrics.js';
 import { createApp } from './http/app.js';
 import { consoleRoutes } from './http/console.js';
 import { docsRoutes } from './http/docs-routes.js';
@@ -103,23 +104,27 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
     metrics,
     plugins,
     auth,
-    gauges() {
+    readings() {
       const r = registry.stats();
       const b = bus.stats();
-      // The bus's gap and malformed counts are monotonic: Metrics.render exports them as counters.
       return {
-        luna_sender_process_pid: { help: 'The pid of the worker that answered (metrics are per worker).', value: process.pid },
-        luna_sender_open_connections: { help: 'WebSocket connections open now.', value: sockets.size },
-        luna_sender_subscriptions: { help: 'Subscriptions (one per open socket).', value: r.subscriptions },
-        luna_sender_distinct_filters: { help: 'Distinct (account, filter) topics.', value: r.topics },
-        luna_sender_compiled_predicates: { help: 'Compiled predicates shared by all accounts.', value: r.compiled },
-        luna_sender_resume_history_bytes: { help: 'Bytes of recent events held for resuming subscribers.', value: history.heldBytes },
-        luna_sender_resume_history_events: { help: 'Recent events held for resuming subscribers.', value: history.heldEvents },
-        luna_sender_replaying_sockets: { help: 'Resumed sockets still catching up.', value: replays.size },
-        luna_sender_stream_held_entries: { help: 'Stream entries read but not delivered until SENDER_REDIS_MIN_REPLICAS replicas hold them.', value: b.held },
-        luna_sender_stream_lag_seconds: { help: 'Age of the newest stream entry at the last read (0 on the in-process bus).', value: b.lagMs / 1000 },
+        openConnections: sockets.size,
+        subscriptions: r.subscriptions,
+        distinctFilters: r.topics,
+        compiledPredicates: r.compiled,
+        historyBytes: history.heldBytes,
+        historyEvents: history.heldEvents,
+        replayingSockets: replays.size,
+        lagSeconds: b.lagMs / 1000,
+        heldEntries: b.held,
+        gaps: b.gaps,
+        malformed: b.malformed,
+        resets: b.resets,
       };
     },
+    // Replaced once the port is known (nothing is served before).
+    scrape: async () => exposition(metrics.families(context.readings())),
+    state: 'starting',
   };
 
   const wsPaths = API_PREFIXES.map((api) => `/${api}/ws`);
@@ -136,7 +141,7 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
   wsFallbackRoutes(table, wsPaths, context);
   consoleRoutes(table, context);
   const drain = new HttpDrain();
-  mountRoutes(app, table, log, drain, parseOrigins(config.SENDER_ALLOWED_ORIGINS));
+  mountRoutes(app, table, log, drain, parseOrigins(config.SENDER_ALLOWED_ORIGINS), (route, status) => metrics.countHttp(route, status));
 
   const deliver = (ev: DeliveredEvent) => {
     registry.deliver(history.append(ev), history.epoch);
@@ -171,6 +176,10 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
   const listenSocket = await listen(app, config.SENDER_HOST, config.SENDER_PORT, { exclusive: bus.kind === 'memory' });
   if (bus.kind !== 'memory') warnWithoutRequestMigration(log);
   const port = uws.us_socket_local_port(listenSocket as unknown as UWS.us_socket);
+  const host = new HostMetrics(metricsDir(port), () => metrics.families(context.readings()), log);
+  host.start();
+  context.scrape = () => host.expose();
+  context.state = 'ready';
   log.info(
     { port, host: config.SENDER_HOST, bus: bus.kind, tls: config.SENDER_TLS_CERT_FILE !== '' },
     `luna-sender listening on ${config.SENDER_HOST}:${port}`,
@@ -182,6 +191,7 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
       // Stop accepting first: the kernel then sends new connections to the other listeners of the
       // port (workers of a rolling restart: the replacement already listens). From here on every
       // HTTP answer says `Connection: close`, so keep-alive clients move too.
+      context.state = 'draining';
       uws.us_listen_socket_close(listenSocket);
       drain.start();
       for (const ws of [...sockets]) closeWith(ws, CloseCodes.GoingAway);
@@ -200,6 +210,8 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
       await bridge?.close();
       await bus.close();
       await plugins.close();
+      // Last: every close and request of this worker is in its final figures.
+      await host.stop();
       log.info({ port }, 'worker stopped');
     })());
   return { port, context, close };

@@ -37,6 +37,8 @@ export class Exchange {
   private openAnswer = false;
   /** CORS headers of every answer (an allowed `Origin`), computed once. */
   private readonly cors: Readonly<Record<string, string>> | undefined;
+  /** The route table path this request matched (router.ts), the label of its count: never the raw URL. */
+  route = 'unmatched';
 
   constructor(
     readonly res: UWS.HttpResponse,
@@ -45,6 +47,8 @@ export class Exchange {
     /** While it drains (shutdown), every answer closes its connection. */
     private readonly drain?: { readonly draining: boolean },
     origins?: OriginPolicy,
+    /** Called once per answer (or abort) with the route and status: the request counter. */
+    private readonly count?: (route: string, status: number) => void,
   ) {
     this.method = req.getCaseSensitiveMethod();
     this.path = req.getUrl();
@@ -120,6 +124,7 @@ export class Exchange {
   finish(status: number): void {
     if (this.done) return;
     this.done = true;
+    this.count?.(this.route, status);
     const duration = Number(process.hrtime.bigint() - this.started) / 1e6;
     this.log.info(
       { request_id: this.requestId, method: this.method, path: this.path, status, duration_ms: Math.round(duration * 1000) / 1000, account_id: this.account },

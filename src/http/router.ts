@@ -20,14 +20,24 @@ export function addRoute(table: RouteTable, method: string, path: string, handle
  * 405 and the error-to-response mapping live in one place. WebSocket upgrades are matched earlier
  * by the uWS `ws` routes; a non-upgrade GET on those paths reaches this table (426). With a `drain`,
  * every request is counted from arrival until its handler settled (the worker's shutdown waits).
+ * With `count`, every answer is counted by route (the table's path, `unmatched` for the rest) and status.
  */
-export function mountRoutes(app: UWS.TemplatedApp, table: RouteTable, log: Logger, drain?: HttpDrain, origins?: OriginPolicy): void {
+export function mountRoutes(
+  app: UWS.TemplatedApp,
+  table: RouteTable,
+  log: Logger,
+  drain?: HttpDrain,
+  origins?: OriginPolicy,
+  count?: (route: string, status: number) => void,
+): void {
   app.any('/*', (res, req) => {
-    const ex = new Exchange(res, req, log, drain, origins);
+    const ex = new Exchange(res, req, log, drain, origins, count);
+    const methods = table.get(ex.path);
+    // Paths are exact, so the matched path is the route pattern; anything else shares one label.
+    if (methods !== undefined) ex.route = ex.path;
     const headerError = ex.headerError();
     if (headerError && ex.framingInDoubt) return answerLater(ex, headerError);
     if (headerError) return ex.error(headerError);
-    const methods = table.get(ex.path);
     if (methods === undefined) {
       return ex.error(new LunaError(Errors.NotFound, `Resource '${ex.path}' not found`));
     }

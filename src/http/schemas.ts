@@ -37,6 +37,10 @@ export const VersionSchema = Type.Object({
 
 export const HealthSchema = Type.Object({ execution_time: Type.Number({ description: 'Seconds the checks took' }) });
 
+export const LiveSchema = Type.Object({ live: Type.Literal(true) });
+
+export const ReadySchema = Type.Object({ ready: Type.Literal(true) });
+
 export const PluginsSchema = Type.Object({
   plugins: Type.Array(Type.Object({ name: Type.String(), running: Type.Union([Type.Literal(0), Type.Literal(1)]) })),
 });

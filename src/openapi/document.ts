@@ -1,7 +1,17 @@
 import { defaultOf } from '../config/schema.js';
 import { errorTable } from '../doc-tables.js';
 import { REQUEST_ID_RE } from '../events/index.js';
-import { ErrorSchema, EventMessageSchema, HealthSchema, PluginsSchema, PublishResponseSchema, publishBodySchema, VersionSchema } from '../http/schemas.js';
+import {
+  ErrorSchema,
+  EventMessageSchema,
+  HealthSchema,
+  LiveSchema,
+  PluginsSchema,
+  PublishResponseSchema,
+  publishBodySchema,
+  ReadySchema,
+  VersionSchema,
+} from '../http/schemas.js';
 import { API_PREFIXES, PACKAGE_VERSION } from '../version.js';
 import { buildPaths } from './paths.js';
 import { GLOBAL_ERRORS } from './responses.js';
@@ -80,6 +90,8 @@ export function buildOpenApi(opts: OpenApiOptions): object {
         Error: schemaOf(ErrorSchema),
         Version: schemaOf(VersionSchema),
         Health: schemaOf(HealthSchema),
+        Live: schemaOf(LiveSchema),
+        Ready: schemaOf(ReadySchema),
         Plugins: schemaOf(PluginsSchema),
       },
       parameters: {

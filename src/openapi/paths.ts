@@ -3,6 +3,7 @@ import { closeCodeTable } from '../doc-tables.js';
 import { AbnormalClosure, CloseCodes, Errors } from '../errors.js';
 import { FIELDS } from '../filters/fields.js';
 import { TOKEN_RE } from '../history/token.js';
+import { HEALTH_TIMEOUT_MS } from '../http/health.js';
 import { filterParameter, UUID_PATTERN } from './parameters.js';
 import { ACCOUNT_ERRORS, API_PREFIX_ERRORS, AUTH_ERRORS, COMMON_ERRORS, errorResponses, ok, TOKEN_SECURITY } from './responses.js';
 import { type Json, ref } from './schema.js';
@@ -277,7 +278,7 @@ export function buildPaths(maxListItems: number): Json {
         operationId: 'getHealth',
         tags: ['info'],
         summary: 'Health of the service',
-        description: `PINGs Redis within ${limit('SENDER_REDIS_TIMEOUT')} seconds when Redis is the bus.`,
+        description: `PINGs Redis when Redis is the bus, within ${limit('SENDER_REDIS_TIMEOUT')} seconds but at most ${HEALTH_TIMEOUT_MS} ms, so the answer comes within 1 s whatever Redis does.`,
         parameters: common,
         responses: {
           '200': ok('Healthy.', json(ref('Health'))),
@@ -288,16 +289,49 @@ export function buildPaths(maxListItems: number): Json {
         },
       },
     },
+    '/health/live': {
+      get: {
+        operationId: 'getLive',
+        tags: ['info'],
+        summary: 'Liveness (for orchestrators)',
+        description: "200 while the worker's event loop runs; it checks nothing else, so a Redis outage never restarts workers.",
+        parameters: common,
+        responses: { '200': ok('The event loop runs.', json(ref('Live'))), ...errorResponses(COMMON_ERRORS) },
+      },
+    },
+    '/health/ready': {
+      get: {
+        operationId: 'getReady',
+        tags: ['info'],
+        summary: 'Readiness (for orchestrators and load balancers)',
+        description:
+          `200 when the worker accepts subscribers and its bus answers (a PING within ${HEALTH_TIMEOUT_MS} ms on Redis; concurrent probes share one). ` +
+          'A worker listens only once its bus reads, so `starting` is seen as a refused connection; from shutdown on (SIGTERM) it answers 503 until it is gone.',
+        parameters: common,
+        responses: {
+          '200': ok('Ready.', json(ref('Ready'))),
+          ...errorResponses([
+            ...COMMON_ERRORS,
+            [Errors.Unavailable, 'not ready: the detail says why (worker draining for shutdown; redis: timeout after 500ms; redis: connection refused)'],
+          ]),
+        },
+      },
+    },
     '/metrics': {
       get: {
         operationId: 'getMetrics',
         tags: ['info'],
-        summary: 'Prometheus metrics',
+        summary: 'Prometheus metrics of the whole host',
         description:
-          'Per worker: connections, closes by code, subscriptions, distinct filters, events in, predicate evaluations, topic publishes, slow-consumer closes, malformed entries and messages, stream lag and gaps, publish latency.',
+          'The figures of every worker serving the port on this host, whichever worker answers (counters and histograms summed, gauges summed or the largest, per metric): ' +
+          'connections, closes by code, deliveries and bytes sent, delivery and publish latency, HTTP requests by route and status, stream lag and gaps, workers by state, ' +
+          'and per worker (label `worker`) process CPU, memory and event-loop delay. The answering worker names itself in the `Luna-Sender-Worker` header. See the README, Metrics and health.',
         parameters: common,
         responses: {
-          '200': ok('Prometheus text exposition format 0.0.4.', { 'text/plain': { schema: { type: 'string' } } }),
+          '200': withHeader(ok('Prometheus text exposition format 0.0.4.', { 'text/plain': { schema: { type: 'string' } } }), 'Luna-Sender-Worker', {
+            description: 'The pid of the worker that answered.',
+            schema: { type: 'integer' },
+          }),
           ...errorResponses(COMMON_ERRORS),
         },
       },

@@ -57,6 +57,7 @@ export class Replay {
       return;
     }
     let sent = 0;
+    let bytes = 0;
     let examined = 0;
     const epoch = this.history.epoch;
     this.ws.cork(() => {
@@ -80,8 +81,10 @@ export class Replay {
         }
         examined++;
         if (!wanted(e, sub)) continue;
-        const r = this.ws.send(positionedFrame(e, epoch), false, false);
+        const frame = positionedFrame(e, epoch);
+        const r = this.ws.send(frame, false, false);
         sent++;
+        bytes += frame.length;
         if (r === 2) {
           // Dropped by uWS's own backlog bound: the replay can no longer be exact.
           this.finish();
@@ -95,6 +98,8 @@ export class Replay {
       }
     });
     this.metrics.replayedFrames += sent;
+    this.metrics.deliveries += sent;
+    this.metrics.sentBytes += bytes;
   }
 
   private goLive(): void {

@@ -38,7 +38,8 @@ function labels(text: string | undefined): string {
 function value(text: string): number {
   if (text === '+Inf') return Infinity;
   if (text === '-Inf') return -Infinity;
-  if (text === 'NaN') return NaN;
+  // Prometheus parses these case-insensitively (Go's ParseFloat); prom-client writes `Nan`.
+  if (/^nan$/i.test(text)) return NaN;
   if (!/^-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/.test(text)) throw new Error(`bad value ${text}`);
   return Number(text);
 }
@@ -59,7 +60,7 @@ export function parseExposition(text: string): Map<string, Family> {
   let help: { name: string; text: string } | undefined;
   let current: string | undefined;
   for (const line of text.slice(0, -1).split('\n')) {
-    if (line === '') throw new Error('blank line');
+    if (line === '') continue; // the format ignores empty lines (prom-client puts one between families)
     if (line.startsWith('# HELP ')) {
       const [, name, ...rest] = line.slice(2).split(' ');
       if (!NAME.test(name)) throw new Error(`bad metric name ${name}`);
@@ -102,15 +103,31 @@ export function parseExposition(text: string): Map<string, Family> {
   return families;
 }
 
+/** Each series of a histogram (its labels other than `le`) on its own: buckets, _sum, _count. */
 function checkHistogram(name: string, f: Family): void {
-  const buckets = [...f.samples].filter(([k]) => k.startsWith(`${name}_bucket{`)).map(([k, v]) => ({ le: value(/le="([^"]*)"/.exec(k)![1]), v }));
-  if (buckets.length === 0 || buckets.at(-1)!.le !== Infinity) throw new Error(`histogram ${name} has no +Inf bucket last`);
-  for (let i = 1; i < buckets.length; i++) {
-    if (!(buckets[i].le > buckets[i - 1].le) || buckets[i].v < buckets[i - 1].v) throw new Error(`histogram ${name}: buckets out of order or not cumulative`);
+  const series = new Map<string, { le: number; v: number }[]>();
+  for (const [k, v] of f.samples) {
+    if (!k.startsWith(`${name}_bucket{`)) continue;
+    const rest = k
+      .slice(`${name}_bucket`.length)
+      .replace(/,?le="[^"]*"/, '')
+      .replace('{,', '{');
+    const key = rest === '{}' ? '' : rest;
+    const list = series.get(key) ?? [];
+    list.push({ le: value(/le="([^"]*)"/.exec(k)![1]), v });
+    series.set(key, list);
   }
-  const count = f.samples.get(`${name}_count`);
-  if (count === undefined || !f.samples.has(`${name}_sum`)) throw new Error(`histogram ${name} lacks _sum or _count`);
-  if (count !== buckets.at(-1)!.v) throw new Error(`histogram ${name}: _count ${count} differs from the +Inf bucket`);
+  if (series.size === 0) throw new Error(`histogram ${name} has no buckets`);
+  for (const [labels, buckets] of series) {
+    const what = `histogram ${name}${labels}`;
+    if (buckets.at(-1)!.le !== Infinity) throw new Error(`${what} has no +Inf bucket last`);
+    for (let i = 1; i < buckets.length; i++) {
+      if (!(buckets[i].le > buckets[i - 1].le) || buckets[i].v < buckets[i - 1].v) throw new Error(`${what}: buckets out of order or not cumulative`);
+    }
+    const count = f.samples.get(`${name}_count${labels}`);
+    if (count === undefined || !f.samples.has(`${name}_sum${labels}`)) throw new Error(`${what} lacks _sum or _count`);
+    if (count !== buckets.at(-1)!.v) throw new Error(`${what}: _count ${count} differs from the +Inf bucket`);
+  }
 }
 
 /** The value of one sample (`name` or `name{label="v"}`); throws when absent. */

@@ -46,16 +46,27 @@ export function startPm2(port: number, redisUrl: string): Pm2 {
   return pm2;
 }
 
-/** The pids that answer /metrics on the port (each worker reports its own), until `n` distinct ones did. */
+/**
+ * One /metrics on the port over a fresh connection (so the kernel may pick any worker): the text
+ * and the answering worker's pid (its Luna-Sender-Worker header); undefined when the connection
+ * failed (one queued at a worker that just died is reset).
+ */
+export async function scrapeOnce(port: number): Promise<{ pid: string; text: string } | undefined> {
+  try {
+    const r = await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { Connection: 'close' } });
+    const text = await r.text();
+    return { pid: r.headers.get('luna-sender-worker') ?? 'unknown', text };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pids that answer /metrics on the port, until `n` distinct ones did. */
 export async function answeringPids(port: number, n: number): Promise<Set<string>> {
   const pids = new Set<string>();
   await waitFor(async () => {
-    const text = await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { Connection: 'close' } }).then(
-      (r) => r.text(),
-      () => '',
-    );
-    const pid = /^luna_sender_process_pid (\d+)$/m.exec(text)?.[1];
-    if (pid) pids.add(pid);
+    const got = await scrapeOnce(port);
+    if (got) pids.add(got.pid);
     return pids.size >= n;
   }, `${n} workers answering on port ${port}`);
   return pids;

@@ -272,7 +272,7 @@ describe('the filter claim', () => {
     const b = await connect(wsUrl('gender=1'), bearer(plain)); // the same filter, its own: same key
     const c = await connect(wsUrl('gender=0'), bearer(restricted)); // nothing can pass both
     const all = await connect(wsUrl(), bearer(plain));
-    const before = gw.worker.context.gauges().luna_sender_distinct_filters.value;
+    const before = gw.worker.context.readings().distinctFilters;
     await withSentinel(plain, [gender(0), { k: 'no gender' }], [a, b, all], gender(1));
     assert.equal(a.messages.length, 1);
     assert.equal(b.messages.length, 1);

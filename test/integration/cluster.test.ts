@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { type GatewayProcess, spawnGateway } from '../helpers/gateway.js';
 import { ACCOUNT, http, publish, publishBody } from '../helpers/http.js';
+import { scrapeOnce } from '../helpers/pm2.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 import { type Client, connect } from '../helpers/ws-client.js';
 
@@ -36,17 +37,14 @@ async function publishSeq(from: number, count: number, batch = 10): Promise<void
   }
 }
 
-/** The workers that answered: each worker has its own /metrics; hitting the port many times reaches all of them. */
+/** The workers that answered (the Luna-Sender-Worker header of /metrics); hitting the port many times reaches all of them. */
 async function workerPids(): Promise<Set<string>> {
   const pids = new Set<string>();
   for (let i = 0; i < 60; i++) {
     // A connection the kernel had queued for a worker that just died is reset: skip it.
-    const text = await fetch(`http://127.0.0.1:${gw.port}/metrics`, { headers: { Connection: 'close' } }).then(
-      (r) => r.text(),
-      () => '',
-    );
-    if (text === '') continue;
-    pids.add(/^luna_sender_process_pid (\d+)$/m.exec(text)?.[1] ?? 'unknown');
+    const got = await scrapeOnce(gw.port);
+    if (got === undefined) continue;
+    pids.add(got.pid);
   }
   return pids;
 }

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Redis } from 'ioredis';
+import { exposition } from '../../src/host-metrics.js';
+import { PACKAGE_VERSION } from '../../src/version.js';
 import { type Family, parseExposition, sample } from '../helpers/exposition.js';
 import { type Gateway, startGateway } from '../helpers/gateway.js';
 import { ACCOUNT, http, OTHER_ACCOUNT, publish, publishBody } from '../helpers/http.js';
@@ -86,6 +88,25 @@ test('counters after known traffic on the in-process bus: events, predicates, to
     assert.equal(sample(m, 'luna_sender_malformed_stream_entries_total'), 0);
     assert.equal(sample(m, 'luna_sender_stream_gap_entries_total'), 0);
     assert.equal(sample(m, 'luna_sender_stream_lag_seconds'), 0);
+    // Deliveries: one per frame a socket got (the two gender=1 sockets share each topic publish).
+    const frames = clients.flatMap((c) => c.messages);
+    assert.equal(sample(m, 'luna_sender_deliveries_total'), frames.length);
+    assert.equal(
+      sample(m, 'luna_sender_sent_bytes_total'),
+      frames.reduce((n, f) => n + Buffer.byteLength(f), 0),
+    );
+    // Once per event that reached a socket (all six did), not per socket.
+    assert.equal(sample(m, 'luna_sender_delivery_latency_seconds_count'), 6);
+    assert.equal(sample(m, 'luna_sender_http_requests_total{route="/1/publish",status="201"}'), 3);
+    assert.equal(sample(m, 'luna_sender_workers{state="live"}'), 1);
+    assert.equal(sample(m, 'luna_sender_workers{state="stale"}'), 0);
+    assert.equal(sample(m, `luna_sender_build_info{node="${process.version}",version="${PACKAGE_VERSION}"}`), 1);
+    assert.ok(sample(m, `process_resident_memory_bytes{worker="${process.pid}"}`) > 0);
+    assert.ok(m.has('nodejs_eventloop_lag_p99_seconds'));
+    assert.ok(!m.has('luna_sender_process_pid'), 'no pid gauge: a host-wide figure of it means nothing');
+    // A 404 is counted under one label, never the raw URL.
+    assert.equal((await http(`${gw.url}/no/such/${'x'.repeat(20)}`)).status, 404);
+    assert.equal(sample(await scrape(gw), 'luna_sender_http_requests_total{route="unmatched",status="404"}'), 1);
 
     // Closes: 1000 and 1005 (no code) from clients; 1006 for a frame past SENDER_MAX_INBOUND_FRAME
     // (uWS cuts the connection, see AbnormalClosure) and for a client that vanishes without a close frame. The client sees the server's close
@@ -124,8 +145,8 @@ test('shutdown closes every socket with 1001 and counts each', async () => {
   await gw.stop();
   for (const c of clients) assert.equal((await c.closed).code, 1001);
   // The listener is gone: read the stopped worker's figures in-process.
-  const { metrics, gauges, bus } = gw.worker.context;
-  const m = parseExposition(metrics.render({ gauges: gauges(), bus: bus.stats() }));
+  const { metrics, readings } = gw.worker.context;
+  const m = parseExposition(await exposition(metrics.families(readings())));
   assert.equal(sample(m, 'luna_sender_ws_closes_total{code="1001"}'), 2);
   assert.equal(sample(m, 'luna_sender_open_connections'), 0);
   assert.equal(m.get('luna_sender_ws_closes_total')!.samples.size, 4, 'only the pre-set 1001, 4001, 4008 and 4010 series');

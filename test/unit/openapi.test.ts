@@ -40,6 +40,8 @@ const RESOURCES = [
   ['get', '/config'],
   ['get', '/plugins'],
   ['get', '/healthcheck'],
+  ['get', '/health/live'],
+  ['get', '/health/ready'],
   ['get', '/metrics'],
 ] as const;
 
