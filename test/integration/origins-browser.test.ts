@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
 import { execSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { launchChromium } from '../helpers/browser.js';
 import { type Gateway, startGateway } from '../helpers/gateway.js';
 import { ACCOUNT, publishBody } from '../helpers/http.js';
-import { spawnCaptured } from '../helpers/spawn.js';
 import { withTimeout } from '../helpers/timeout.js';
 import { makeCert } from '../helpers/tls.js';
 
@@ -73,16 +71,15 @@ after(async () => {
 });
 
 async function visit(origin: string, tag: string, gwUrl = gw.url, extra: string[] = []): Promise<Record<string, string>> {
-  const profile = mkdtempSync(join(tmpdir(), 'luna-chromium-'));
   const got = new Promise<Record<string, string>>((resolve) => reports.set(tag, resolve));
-  const args = ['--headless', `--user-data-dir=${profile}`, '--disable-gpu', '--no-first-run', ...(process.getuid?.() === 0 ? ['--no-sandbox'] : [])];
-  const browser = spawnCaptured(CHROMIUM, [...args, ...extra, `${origin}/?tag=${tag}&gw=${encodeURIComponent(gwUrl)}`], {});
+  // playwright-core owns the browser's lifetime and profile: close() waits for every Chromium process.
+  const browser = await launchChromium(extra);
   try {
-    return await withTimeout(got, 30000, `the page's report\n${browser.stderr().slice(-2000)}`);
+    const page = await browser.newPage();
+    await page.goto(`${origin}/?tag=${tag}&gw=${encodeURIComponent(gwUrl)}`);
+    return await withTimeout(got, 30000, "the page's report");
   } finally {
-    browser.child.kill('SIGKILL');
-    await browser.exited;
-    rmSync(profile, { recursive: true, force: true });
+    await browser.close();
   }
 }
 
