@@ -36,6 +36,8 @@ export interface HandshakeOptions {
   clients: number;
   servers: ServerKind[];
   auth: AuthMode[];
+  /** `--cpu-prof <dir>`: the jwt server writes a V8 CPU profile there when it stops. */
+  cpuProf?: string;
 }
 
 export type AuthMode = 'none' | 'hs256' | 'rs256' | 'rs256-same';
@@ -48,6 +50,7 @@ export function handshakeOptions(a: Map<string, string>): HandshakeOptions {
     clients: num(a, 'clients', 2),
     servers: list(a, 'servers', ['product', 'ceiling', 'baseline']) as ServerKind[],
     auth: list(a, 'auth', []) as AuthMode[],
+    cpuProf: a.get('cpu-prof'),
   };
 }
 
@@ -129,6 +132,7 @@ export async function runAuthHandshake(o: HandshakeOptions): Promise<HandshakeRo
       const jwt = await startServer('product', {
         redisUrl: redis.url,
         env: { SENDER_AUTH: 'jwt', SENDER_AUTH_HMAC_SECRETS: SECRET, SENDER_AUTH_PUBLIC_KEYS: keyFile },
+        ...(o.cpuProf !== undefined ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${o.cpuProf}`] } : {}),
       });
       for (let w = 0; w < o.waves; w++) {
         for (const mode of o.auth) {

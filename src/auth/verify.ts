@@ -1,4 +1,4 @@
-import { createDecoder, createVerifier, TokenError } from 'fast-jwt';
+import { createVerifier, TokenError } from 'fast-jwt';
 import { ConfigError } from '../config/index.js';
 import type { LunaError } from '../errors.js';
 import type { QueryLimits } from '../filters/index.js';
@@ -21,8 +21,21 @@ const DEFAULT_CACHE = 4096;
 
 type Check = (token: string) => Record<string, unknown>;
 
-/** fast-jwt's decoder, for the header only (alg, kid) before a key is picked. */
-const decodeComplete = createDecoder({ complete: true }) as (token: string) => { header: Record<string, unknown> };
+/**
+ * The protected header alone (alg, kid), to pick the keys to try: what jose's decodeProtectedHeader
+ * did. Not fast-jwt's decoder, which parses the payload too (measured: ~4 % of an upgrade's CPU,
+ * paid again by the verifier); fast-jwt decodes and checks the whole token itself afterwards.
+ */
+function headerOf(token: string): Record<string, unknown> | undefined {
+  const dot = token.indexOf('.');
+  if (dot <= 0) return undefined;
+  try {
+    const h: unknown = JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString('utf8'));
+    return typeof h === 'object' && h !== null && !Array.isArray(h) ? (h as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Checks tokens against the configured keys with fast-jwt (no crypto of ours): synchronous, on
@@ -79,13 +92,9 @@ export class Verifier {
     for (const seg of token.split('.')) {
       if (Buffer.from(seg, 'base64url').toString('base64url') !== seg) return unauthorized('Token is not canonical base64url');
     }
-    let alg: unknown;
-    let kid: unknown;
-    try {
-      ({ alg, kid } = decodeComplete(token).header);
-    } catch {
-      return unauthorized('Token is not a JSON Web Token (three base64url parts, a JSON header)');
-    }
+    const header = headerOf(token);
+    if (header === undefined) return unauthorized('Token is not a JSON Web Token (three base64url parts, a JSON header)');
+    const { alg, kid } = header;
     if (typeof alg !== 'string' || !this.algorithms.has(alg)) {
       return unauthorized(`Token algorithm is not accepted; accepted: ${[...this.algorithms].join(', ')}`);
     }
