@@ -1,3 +1,4 @@
+import { mintToken } from '../../scripts/mint-token.js';
 import { treeCpuSeconds, treePeakRssBytes, treeRssBytes } from '../lib/proc.js';
 import { CLIENT_CPU, nodeScript, type Proc, request, sleep } from '../lib/procs.js';
 import type { Server } from '../lib/servers.js';
@@ -70,6 +71,8 @@ export class Load {
   private subsPerClient: Subscription[][] = [];
   private publisher!: Proc;
   private nextIndex = 0;
+  /** product-jwt: the publisher's `Bearer <token>`. */
+  private authorization: string | undefined;
 
   constructor(
     readonly server: Server,
@@ -83,15 +86,22 @@ export class Load {
     await request(this.publisher, { cmd: 'ping' }, 'ready').catch(() => undefined);
     const t0 = performance.now();
     const jobs: Promise<unknown>[] = [];
+    // product-jwt: each subscriber sends a view token in Authorization (per-socket headers), the
+    // publisher a creation token; minted before the clock starts. (One text for all subscribers:
+    // what a delivery costs does not depend on which token opened the socket.)
+    const bearer = (permissions: string[]) => mintToken({ account: this.account, permissions, ttl: 24 * 3600 }, this.server.jwtSecret!);
+    const view = this.server.jwtSecret === undefined ? undefined : { Authorization: `Bearer ${await bearer(['view'])}` };
+    if (this.server.jwtSecret !== undefined) this.authorization = `Bearer ${await bearer(['creation'])}`;
     for (let c = 0; c < clientProcs; c++) {
       const mine = subs.filter((_, j) => j % clientProcs === c);
+      const headers = view === undefined ? undefined : mine.map(() => view);
       const proc = nodeScript(`client${c}`, 'bench/fanout/client.js', [], { cpu: CLIENT_CPU, ipc: true, nofile: true });
       this.clients.push(proc);
       this.subsPerClient.push(mine);
       jobs.push(
         request<{ opened: number; failed: number; error?: string }>(
           proc,
-          { cmd: 'open', port: this.server.port, ca: this.server.ca, account: this.account, paths: mine.map((s) => s.path), concurrency },
+          { cmd: 'open', port: this.server.port, ca: this.server.ca, account: this.account, paths: mine.map((s) => s.path), headers, concurrency },
           'opened',
           120000,
         ).then((r) => {
@@ -153,6 +163,7 @@ export class Load {
       kind: spec.kind,
       firstIndex: this.nextIndex,
       ageRanges: spec.ageRanges,
+      authorization: this.authorization,
     };
     const pub = await request<PublishResult>(this.publisher, job, 'done', (spec.seconds + 60) * 1000);
     this.nextIndex = pub.nextIndex;

@@ -124,7 +124,7 @@ export async function runFanout(o: FanoutOptions): Promise<{ rows: FanoutRow[]; 
   const subs = subscriptions(o.subs, o.mix, o.positions);
   for (const kind of o.servers) {
     await withProcs(async () => {
-      const redis = (kind === 'product' || kind === 'product-tls') && o.bus === 'redis' ? await startRedis() : undefined;
+      const redis = (kind === 'product' || kind === 'product-tls' || kind === 'product-jwt') && o.bus === 'redis' ? await startRedis() : undefined;
       const server = await startServer(kind, { redisUrl: redis?.url, nodeFlags: process.env.BENCH_SERVER_NODE_FLAGS?.split(' ').filter(Boolean) });
       const load = new Load(server, ACCOUNT, redis?.proc.pid);
       await load.open(subs, o.clients);
