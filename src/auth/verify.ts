@@ -21,6 +21,8 @@ const DEFAULT_CACHE = 4096;
 
 type Check = (token: string) => Record<string, unknown>;
 
+const BASE64URL = /^[A-Za-z0-9_-]*$/;
+
 /**
  * The protected header alone (alg, kid), to pick the keys to try: what jose's decodeProtectedHeader
  * did. Not fast-jwt's decoder, which parses the payload too (measured: ~4 % of an upgrade's CPU,
@@ -89,8 +91,11 @@ export class Verifier {
     // Only the canonical spelling: base64url's last character has unused bits, so one signed token
     // has several spellings that decode alike; refusing the others keeps one text per token (the
     // cache key) and leaves nothing to a decoder's leniency.
+    // Cheaply: every character in the alphabet, and the last (partial) group of 4 round-trips; full
+    // groups have no unused bits. (Round-tripping whole segments was ~6 % of an upgrade's CPU.)
     for (const seg of token.split('.')) {
-      if (Buffer.from(seg, 'base64url').toString('base64url') !== seg) return unauthorized('Token is not canonical base64url');
+      const tail = seg.slice(seg.length - (seg.length % 4 || 4));
+      if (!BASE64URL.test(seg) || Buffer.from(tail, 'base64url').toString('base64url') !== tail) return unauthorized('Token is not canonical base64url');
     }
     const header = headerOf(token);
     if (header === undefined) return unauthorized('Token is not a JSON Web Token (three base64url parts, a JSON header)');
