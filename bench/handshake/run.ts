@@ -27,7 +27,8 @@ import { printTable } from '../lib/table.js';
  * (both pinned to the server CPU, one busy at a time), waves interleaved mode by mode so that the
  * machine's noise falls on all of them alike. Every upgrade carries its own token (distinct `jti`:
  * the verifier's cache cannot help) in `Authorization: Bearer`; `rs256-same` gives every socket
- * one token (a reconnect storm: the cache answers).
+ * one token (a reconnect storm: the cache answers). `--cpu-prof <dir>` writes a V8 CPU profile of
+ * the jwt server (where an upgrade's CPU goes).
  */
 export interface HandshakeOptions {
   n: number;
