@@ -2,7 +2,7 @@ import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { SignJWT } from 'jose';
+import { createSigner } from 'fast-jwt';
 import { UUID_RE } from '../src/events/ids.js';
 import { parseFilterQuery } from '../src/filters/index.js';
 
@@ -33,7 +33,7 @@ export interface MintOptions {
 
 function algorithmOf(key: KeyObject, wanted: string | undefined): string {
   const type = key.asymmetricKeyType;
-  const algs = type === 'rsa' ? ['RS256', 'PS256'] : type === 'rsa-pss' ? ['PS256'] : type === 'ec' ? ['ES256'] : type === 'ed25519' ? ['EdDSA'] : [];
+  const algs = type === 'rsa' ? ['RS256', 'PS256'] : type === 'ec' ? ['ES256'] : type === 'ed25519' ? ['EdDSA'] : [];
   if (algs.length === 0) throw new Error(`--key: a ${type} key cannot sign tokens the gateway accepts`);
   if (wanted === undefined) return algs[0];
   if (!algs.includes(wanted)) throw new Error(`--alg ${wanted} does not suit a ${type} key (${algs.join(', ')})`);
@@ -51,13 +51,17 @@ export async function mintToken(o: MintOptions, key: KeyObject | string): Promis
   const claims: Record<string, unknown> = { account_id: o.account.toLowerCase(), permissions: { event: [...o.permissions] } };
   if (o.filter !== undefined) claims.filter = o.filter;
   const alg = typeof key === 'string' ? 'HS256' : algorithmOf(key, o.alg);
-  let jwt = new SignJWT(claims)
-    .setProtectedHeader({ alg, typ: 'JWT', ...(o.kid !== undefined ? { kid: o.kid } : {}) })
-    .setIssuedAt()
-    .setExpirationTime(`${o.ttl}s`);
-  if (o.aud !== undefined) jwt = jwt.setAudience(o.aud);
-  if (o.iss !== undefined) jwt = jwt.setIssuer(o.iss);
-  return jwt.sign(typeof key === 'string' ? new TextEncoder().encode(key) : key);
+  // fast-jwt, the gateway's verifier library, signs too (iat is set by default; typ JWT is its
+  // default header). It takes a secret or a PEM, so a private KeyObject goes as its PKCS#8 PEM.
+  const sign = createSigner({
+    key: typeof key === 'string' ? key : (key.export({ type: 'pkcs8', format: 'pem' }) as string),
+    algorithm: alg as never,
+    expiresIn: o.ttl * 1000,
+    ...(o.kid !== undefined ? { kid: o.kid } : {}),
+    ...(o.aud !== undefined ? { aud: o.aud } : {}),
+    ...(o.iss !== undefined ? { iss: o.iss } : {}),
+  });
+  return sign(claims);
 }
 
 async function main(): Promise<void> {

@@ -1,3 +1,4 @@
+import { mintToken } from '../../scripts/mint-token.js';
 import { treeCpuSeconds, treePeakRssBytes, treeRssBytes } from '../lib/proc.js';
 import { CLIENT_CPU, nodeScript, type Proc, request, sleep } from '../lib/procs.js';
 import type { Server } from '../lib/servers.js';
@@ -70,6 +71,8 @@ export class Load {
   private subsPerClient: Subscription[][] = [];
   private publisher: Proc | undefined;
   private nextIndex = 0;
+  /** product-jwt: the publisher's `Bearer <token>`. */
+  private authorization: string | undefined;
 
   constructor(
     readonly server: Server,
@@ -96,8 +99,15 @@ export class Load {
     }
     const t0 = performance.now();
     const jobs: Promise<unknown>[] = [];
+    // product-jwt: each subscriber sends a view token in Authorization (per-socket headers), the
+    // publisher a creation token; minted before the clock starts. (One text for all subscribers:
+    // what a delivery costs does not depend on which token opened the socket.)
+    const bearer = (permissions: string[]) => mintToken({ account: this.account, permissions, ttl: 24 * 3600 }, this.server.jwtSecret!);
+    const view = this.server.jwtSecret === undefined ? undefined : { Authorization: `Bearer ${await bearer(['view'])}` };
+    if (this.server.jwtSecret !== undefined) this.authorization = `Bearer ${await bearer(['creation'])}`;
     for (let c = 0; c < clientProcs; c++) {
       const mine = subs.filter((_, j) => j % clientProcs === c);
+      const headers = view === undefined ? undefined : mine.map(() => view);
       const proc = nodeScript(`client${c}`, 'bench/fanout/client.js', [], { cpu: CLIENT_CPU, ipc: true, nofile: extra.nofile ?? true });
       this.clients.push(proc);
       this.subsPerClient.push(mine);
@@ -110,6 +120,7 @@ export class Load {
             ca: this.server.ca,
             account: this.account,
             paths: mine.map((s) => s.path),
+            headers,
             concurrency,
             sourceIps: extra.sourceIps,
             destIps: extra.destIps,
@@ -182,6 +193,7 @@ export class Load {
       kind: spec.kind,
       firstIndex: this.nextIndex,
       ageRanges: spec.ageRanges,
+      authorization: this.authorization,
     };
     const pub = await request<PublishResult>(this.publisher!, job, 'done', (spec.seconds + 60) * 1000);
     this.nextIndex = pub.nextIndex;

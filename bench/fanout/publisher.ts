@@ -26,6 +26,8 @@ export interface PublishJob {
   firstIndex: number;
   /** Filter classes in FILTER_MIX order to count expected matches for; or age ranges. */
   ageRanges?: [number, number][];
+  /** `Bearer <token>` for a SENDER_AUTH=jwt server (product-jwt). */
+  authorization?: string;
 }
 
 export interface PublishResult {
@@ -96,6 +98,7 @@ async function run(job: PublishJob): Promise<PublishResult> {
         }
       },
       job.ca,
+      job.authorization,
     );
   };
 

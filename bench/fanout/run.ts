@@ -135,7 +135,7 @@ export async function runFanout(o: FanoutOptions): Promise<{ rows: FanoutRow[]; 
   for (let round = 0; round < o.rounds; round++)
     for (const kind of o.servers) {
       await withProcs(async () => {
-        const redis = (kind === 'product' || kind === 'product-tls') && o.bus === 'redis' ? await startRedis() : undefined;
+        const redis = (kind === 'product' || kind === 'product-tls' || kind === 'product-jwt') && o.bus === 'redis' ? await startRedis() : undefined;
         const server = await startServer(kind, {
           redisUrl: redis?.url,
           workers: o.workers,

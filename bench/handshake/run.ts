@@ -27,7 +27,8 @@ import { printTable } from '../lib/table.js';
  * (both pinned to the server CPU, one busy at a time), waves interleaved mode by mode so that the
  * machine's noise falls on all of them alike. Every upgrade carries its own token (distinct `jti`:
  * the verifier's cache cannot help) in `Authorization: Bearer`; `rs256-same` gives every socket
- * one token (a reconnect storm: the cache answers).
+ * one token (a reconnect storm: the cache answers). `--cpu-prof <dir>` writes a V8 CPU profile of
+ * the jwt server (where an upgrade's CPU goes).
  */
 export interface HandshakeOptions {
   n: number;
@@ -36,6 +37,8 @@ export interface HandshakeOptions {
   clients: number;
   servers: ServerKind[];
   auth: AuthMode[];
+  /** `--cpu-prof <dir>`: the jwt server writes a V8 CPU profile there when it stops. */
+  cpuProf?: string;
 }
 
 export type AuthMode = 'none' | 'hs256' | 'rs256' | 'rs256-same';
@@ -48,6 +51,7 @@ export function handshakeOptions(a: Map<string, string>): HandshakeOptions {
     clients: num(a, 'clients', 2),
     servers: list(a, 'servers', ['product', 'ceiling', 'baseline']) as ServerKind[],
     auth: list(a, 'auth', []) as AuthMode[],
+    cpuProf: a.get('cpu-prof'),
   };
 }
 
@@ -129,6 +133,7 @@ export async function runAuthHandshake(o: HandshakeOptions): Promise<HandshakeRo
       const jwt = await startServer('product', {
         redisUrl: redis.url,
         env: { SENDER_AUTH: 'jwt', SENDER_AUTH_HMAC_SECRETS: SECRET, SENDER_AUTH_PUBLIC_KEYS: keyFile },
+        ...(o.cpuProf !== undefined ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${o.cpuProf}`] } : {}),
       });
       for (let w = 0; w < o.waves; w++) {
         for (const mode of o.auth) {

@@ -14,6 +14,8 @@ export function postPublish(
   done: (error: string | undefined, ms: number | undefined) => void,
   /** PEM of the certificate to trust: the request goes over https (then `agent` is an https.Agent). */
   ca?: string,
+  /** `Bearer <token>` for a SENDER_AUTH=jwt server. */
+  authorization?: string,
 ): void {
   const t0 = performance.now();
   const req = (ca === undefined ? request : httpsRequest)(
@@ -24,7 +26,12 @@ export function postPublish(
       method: 'POST',
       path: '/2/publish',
       agent,
-      headers: { 'Content-Type': 'application/json', 'Luna-Account-Id': account, 'Content-Length': Buffer.byteLength(body) },
+      headers: {
+        'Content-Type': 'application/json',
+        'Luna-Account-Id': account,
+        'Content-Length': Buffer.byteLength(body),
+        ...(authorization !== undefined ? { Authorization: authorization } : {}),
+      },
     },
     (res) => {
       const chunks: Buffer[] = [];

@@ -28,12 +28,14 @@ export async function waitHttp(proc: Proc, port: number, timeoutMs: number, ca?:
  * The three servers under test, each started pinned to the server CPU:
  *   product  - the gateway (build/src/main.js) on the Redis bus, SENDER_WORKERS workers (default 1)
  *   product-tls - the same serving TLS (a self-signed certificate made at start): clients use wss/https
+ *   product-jwt - the product with SENDER_AUTH=jwt (HMAC secret BENCH_JWT_SECRET): clients and the
+ *                 publisher send `Authorization: Bearer` tokens signed with it (`jwtSecret`)
  *   limit    - bench/fanout/servers/ceiling.ts with CEILING_FILTERS=1: minimal uWS making the
  *              product's filtered deliveries (one topic per account and filter): the fair limit line
  *   ceiling  - bench/fanout/servers/ceiling.ts: minimal uWS, one topic per account, no filters
  *   baseline - bench/fanout/servers/ws-baseline.ts: node:http + ws, per-subscriber filter loop
  */
-export type ServerKind = 'product' | 'product-tls' | 'limit' | 'ceiling' | 'baseline';
+export type ServerKind = 'product' | 'product-tls' | 'product-jwt' | 'limit' | 'ceiling' | 'baseline';
 /** The default set of a run; `product-tls` is asked for by name (`--servers product,product-tls`). */
 export const SERVER_KINDS: readonly ServerKind[] = ['product', 'limit', 'ceiling', 'baseline'];
 
@@ -43,7 +45,12 @@ export interface Server {
   readonly port: number;
   /** PEM of the certificate the server presents (product-tls): the clients trust it. */
   readonly ca?: string;
+  /** product-jwt: the HMAC secret its tokens are signed with. */
+  readonly jwtSecret?: string;
 }
+
+/** product-jwt's SENDER_AUTH_HMAC_SECRETS (a benchmark secret, not a secret). */
+export const BENCH_JWT_SECRET = 'bench-jwt-secret-of-at-least-32-bytes-0123456789';
 
 export interface ServerOptions {
   redisUrl?: string;
@@ -60,11 +67,12 @@ export async function startServer(kind: ServerKind, opts: ServerOptions = {}): P
   let proc: Proc;
   const flags = opts.nodeFlags ?? [];
   let ca: string | undefined;
-  if (kind === 'product' || kind === 'product-tls') {
+  if (kind === 'product' || kind === 'product-tls' || kind === 'product-jwt') {
     const cert = kind === 'product-tls' ? makeCert() : undefined;
     ca = cert?.ca.toString('utf8');
     const env: Record<string, string> = {
       ...cert?.env,
+      ...(kind === 'product-jwt' ? { SENDER_AUTH: 'jwt', SENDER_AUTH_HMAC_SECRETS: BENCH_JWT_SECRET } : {}),
       SENDER_PORT: String(port),
       SENDER_HOST: '127.0.0.1',
       LOG_LEVEL: 'warn',
@@ -91,5 +99,5 @@ export async function startServer(kind: ServerKind, opts: ServerOptions = {}): P
     });
   }
   await proc.ready;
-  return { kind, proc, port, ca };
+  return { kind, proc, port, ca, ...(kind === 'product-jwt' ? { jwtSecret: BENCH_JWT_SECRET } : {}) };
 }

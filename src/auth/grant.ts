@@ -20,7 +20,7 @@ export interface Grant {
 export const unauthorized = (detail: string) => new LunaError(Errors.Unauthorized, detail);
 
 /**
- * The claims of a token whose signature and registered claims jose already checked, turned into a
+ * The claims of a token whose signature and registered claims fast-jwt already checked, turned into a
  * Grant. Claims that make it no token of ours are 401 (a missing or malformed `account_id` or
  * `permissions`); a filter claim that cannot be used is recorded for the 403 of a subscription.
  */

@@ -16,22 +16,22 @@ export interface VerifyKey {
 const MIN_SECRET_BYTES = 32;
 const MIN_RSA_BITS = 2048;
 const HMAC_ALGS: ReadonlySet<string> = new Set(['HS256', 'HS384', 'HS512']);
-/** jose 6 spells Ed25519 both ways (RFC 8037 `EdDSA`, and the fully-specified `Ed25519`). */
-const ED25519_ALGS = ['EdDSA', 'Ed25519'];
+/** RFC 8037 `EdDSA` (SPEC 10); the fully-specified `Ed25519` name is not one fast-jwt verifies. */
+const ED25519_ALGS = ['EdDSA'];
 
 /**
  * The algorithms a public key may verify: fixed by its type, so that a token can never pick how its
  * signature is checked (no `none`, no HS* with a public key as the secret: algorithm confusion is
- * excluded because HS* is only ever paired with a configured secret, which jose also enforces by
- * key type). A JWKS `alg`, when given, narrows the set to that one.
+ * excluded because HS* is only ever paired with a configured secret, which fast-jwt also enforces
+ * by key type). A JWKS `alg`, when given, narrows the set to that one.
  */
 function publicAlgorithms(key: KeyObject, origin: string, declared: unknown): Set<string> {
   let algs: string[];
   const type = key.asymmetricKeyType;
-  if (type === 'rsa' || type === 'rsa-pss') {
+  if (type === 'rsa') {
     const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
     if (bits < MIN_RSA_BITS) throw new ConfigError([`SENDER_AUTH_PUBLIC_KEYS: ${origin} is an RSA key of ${bits} bits; at least ${MIN_RSA_BITS} are required`]);
-    algs = type === 'rsa' ? ['RS256', 'PS256'] : ['PS256'];
+    algs = ['RS256', 'PS256'];
   } else if (type === 'ec') {
     const curve = key.asymmetricKeyDetails?.namedCurve;
     if (curve !== 'prime256v1') throw new ConfigError([`SENDER_AUTH_PUBLIC_KEYS: ${origin} is an EC key on ${curve}; only P-256 (ES256) is accepted`]);
@@ -47,7 +47,7 @@ function publicAlgorithms(key: KeyObject, origin: string, declared: unknown): Se
       `SENDER_AUTH_PUBLIC_KEYS: ${origin} declares alg ${JSON.stringify(declared)}, which its key type cannot verify (${algs.join(', ')})`,
     ]);
   }
-  return declared === 'EdDSA' || declared === 'Ed25519' ? new Set(ED25519_ALGS) : new Set([declared]);
+  return new Set([declared]);
 }
 
 function hmacKeys(secrets: string): VerifyKey[] {
