@@ -130,10 +130,10 @@ interface Sub {
 }
 
 function subscribe(port: number, filter: string, resume?: string): Promise<Sub> {
-  const q =
-    resume === undefined ? filter : `${filter.replace(/(^|&)positions=1/, '')}${filter === 'positions=1' ? '' : '&'}resume=${encodeURIComponent(resume)}`;
+  // Only positions=1 filters resume, and they are never empty.
+  const q = resume === undefined ? filter : `${filter}&resume=${encodeURIComponent(resume)}`;
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/2/ws?${q.replace(/^&/, '')}`, { headers: { 'Luna-Account-Id': ACCOUNT } });
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/2/ws?${q}`, { headers: { 'Luna-Account-Id': ACCOUNT } });
     const sub: Sub = { ws, filter };
     // Only the last frame is kept: its position is where a reconnect resumes.
     ws.on('message', (d) => {
@@ -219,7 +219,17 @@ async function drive(gw: GatewayProcess, seconds: number): Promise<void> {
     }
     await sleep(Math.max(0, 100 - (Date.now() - t0)));
   }
-  say(`published ${n} events`);
+  // What the traffic amounted to, host-wide, as the dashboard should show it.
+  const text = (await http(`${base}/metrics`)).text;
+  const total = (name: string) =>
+    text
+      .split('\n')
+      .filter((l) => l.startsWith(name))
+      .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  say(
+    `published ${n} events; host totals: ${total('luna_sender_deliveries_total')} deliveries, ${total('luna_sender_resumes_total')} resumes, ` +
+      `${total('luna_sender_slow_consumer_closes_total')} slow-consumer closes, ${total('luna_sender_http_requests_total{')} HTTP requests`,
+  );
 }
 
 // ---- rendering ----
