@@ -7,7 +7,7 @@ import { SignJWT } from 'jose';
 import { ACCOUNT } from '../fanout/events.js';
 import { list, num, parseArgs } from '../lib/args.js';
 import { treeCpuSeconds } from '../lib/proc.js';
-import { CLIENT_CPU, nodeScript, request, sleep, startRedis, withProcs } from '../lib/procs.js';
+import { CLIENT_CPU, nodeScript, type Proc, request, sleep, startRedis, withProcs } from '../lib/procs.js';
 import { type ServerKind, startServer } from '../lib/servers.js';
 import { median } from '../lib/stats.js';
 import { printTable } from '../lib/table.js';
@@ -85,7 +85,7 @@ export async function runHandshake(o: HandshakeOptions): Promise<HandshakeRow[]>
           const replies = await Promise.all(
             procs.map((p, c) => {
               const paths = Array.from({ length: per }, (_, k) => FILTER(w * o.n + c * per + k, distinct));
-              return request<{ opened: number; failed: number; ms: number; error?: string }>(
+              return request<WaveReply>(
                 p,
                 { cmd: 'open', port: server.port, account: ACCOUNT, paths, concurrency: Math.ceil(o.concurrency / o.clients) },
                 'opened',
@@ -93,14 +93,7 @@ export async function runHandshake(o: HandshakeOptions): Promise<HandshakeRow[]>
               );
             }),
           );
-          const opened = replies.reduce((a, r) => a + r.opened, 0);
-          row.perCpuS.push(opened / Math.max(0.01, treeCpuSeconds(server.proc.pid) - cpu0));
-          row.failed += replies.reduce((a, r) => a + r.failed, 0);
-          row.error ??= replies.find((r) => r.error)?.error;
-          // The clients ran in parallel: the wave took as long as the slowest one.
-          row.rates.push(opened / (Math.max(...replies.map((r) => r.ms)) / 1000));
-          await Promise.all(procs.map((p) => request(p, { cmd: 'close' }, 'closed').catch(() => undefined)));
-          await sleep(1000);
+          await endWave(row, replies, treeCpuSeconds(server.proc.pid) - cpu0, procs);
         }
         process.stderr.write(`handshake: ${kind} ${row.variant}: ${row.rates.map((r) => Math.round(r)).join(', ')} upgrades/s\n`);
         rows.push(row);
@@ -111,6 +104,24 @@ export async function runHandshake(o: HandshakeOptions): Promise<HandshakeRow[]>
 }
 
 const SECRET = 'bench-secret-that-is-at-least-32-bytes-long';
+
+interface WaveReply {
+  opened: number;
+  failed: number;
+  ms: number;
+  error?: string;
+}
+
+/** Adds one wave's figures to its row (the clients ran in parallel: the wave took as long as the slowest), then closes its sockets. */
+async function endWave(row: HandshakeRow, replies: WaveReply[], serverCpuS: number, procs: Proc[]): Promise<void> {
+  const opened = replies.reduce((a, r) => a + r.opened, 0);
+  row.perCpuS.push(opened / Math.max(0.01, serverCpuS));
+  row.failed += replies.reduce((a, r) => a + r.failed, 0);
+  row.error ??= replies.find((r) => r.error)?.error;
+  row.rates.push(opened / (Math.max(...replies.map((r) => r.ms)) / 1000));
+  await Promise.all(procs.map((p) => request(p, { cmd: 'close' }, 'closed').catch(() => undefined)));
+  await sleep(1000);
+}
 
 function mint(key: KeyObject | string, alg: string, jti: string): Promise<string> {
   return new SignJWT({ account_id: ACCOUNT, permissions: { event: ['view'] }, jti })
@@ -161,7 +172,7 @@ export async function runAuthHandshake(o: HandshakeOptions): Promise<HandshakeRo
           const cpu0 = treeCpuSeconds(server.proc.pid);
           const replies = await Promise.all(
             procs.map((p, c) =>
-              request<{ opened: number; failed: number; ms: number; error?: string }>(
+              request<WaveReply>(
                 p,
                 {
                   cmd: 'open',
@@ -176,13 +187,7 @@ export async function runAuthHandshake(o: HandshakeOptions): Promise<HandshakeRo
               ),
             ),
           );
-          const opened = replies.reduce((a, r) => a + r.opened, 0);
-          row.perCpuS.push(opened / Math.max(0.01, treeCpuSeconds(server.proc.pid) - cpu0));
-          row.failed += replies.reduce((a, r) => a + r.failed, 0);
-          row.error ??= replies.find((r) => r.error)?.error;
-          row.rates.push(opened / (Math.max(...replies.map((r) => r.ms)) / 1000));
-          await Promise.all(procs.map((p) => request(p, { cmd: 'close' }, 'closed').catch(() => undefined)));
-          await sleep(1000);
+          await endWave(row, replies, treeCpuSeconds(server.proc.pid) - cpu0, procs);
         }
       }
     });
