@@ -44,6 +44,17 @@ import type { Family, FamilyValue } from './metrics.js';
  *   `Luna-Sender-Worker` response header.
  */
 const WRITE_MS = 1000;
+/**
+ * How often the periodic snapshot collects the process figures afresh; in between it repeats the
+ * last ones. prom-client's collection is the dearest part of a snapshot: `process_open_fds` lists
+ * /proc/self/fd, one entry per socket (1.3 ms of CPU at 2000 sockets, 2 ms for the whole set,
+ * measured 2026-12-01), which once a second was a fixed cost beside the fan-out (bench/RESULTS.md,
+ * "Small-event gap, profiled"). A scrape and the final snapshot always collect afresh; a peer's
+ * process figures are at most this old, like a snapshot at the edge of STALE_MS.
+ */
+const PROCESS_REFRESH_MS = 5000;
+/** Sampling period of the event-loop delay monitor behind nodejs_eventloop_lag_* (see processFamilies). */
+const ELD_RESOLUTION_MS = 100;
 const STALE_MS = 5000;
 const LOCK_STALE_MS = 5000;
 /** Tries, 10 ms apart, a stopping worker makes for the lock. */
@@ -114,7 +125,12 @@ let processRegistry: Registry | undefined;
 async function processFamilies(): Promise<Family[]> {
   if (processRegistry === undefined) {
     processRegistry = new Registry();
-    collectDefaultMetrics({ register: processRegistry, labels: { worker: String(process.pid) } });
+    // The event-loop delay is sampled by a native timer every `eventLoopMonitoringPrecision` ms,
+    // and every expiry wakes the loop: at prom-client's default of 10 ms that was 100 wake-ups a
+    // second, a fixed cost the fan-out benchmark saw beside the deliveries (bench/RESULTS.md,
+    // "Small-event gap, profiled"). 100 ms still gives tens of samples per scrape for the
+    // nodejs_eventloop_lag_* percentiles; a stall longer than that is seen in full either way.
+    collectDefaultMetrics({ register: processRegistry, labels: { worker: String(process.pid) }, eventLoopMonitoringPrecision: ELD_RESOLUTION_MS });
   }
   const all = (await processRegistry.getMetricsAsJSON()) as unknown as Family[];
   // prom-client's nodejs_active_{handles,requests,resources}_total are gauges named like counters,
@@ -152,6 +168,8 @@ export class HostMetrics {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private warned = false;
+  /** The process figures of the last snapshot and when they were collected (see PROCESS_REFRESH_MS). */
+  private processCache: { at: number; families: Family[] } | undefined;
 
   constructor(
     readonly dir: string,
@@ -168,7 +186,7 @@ export class HostMetrics {
       this.warn(err); // /metrics still answers, with this worker's figures and the snapshots it can read
     }
     void this.write(false);
-    this.timer = setInterval(() => void this.write(false), WRITE_MS);
+    this.timer = setInterval(() => void this.write(false, true), WRITE_MS);
     this.timer.unref();
   }
 
@@ -249,8 +267,17 @@ export class HostMetrics {
     return exposition(combine([...host, [workers], ...perWorker]));
   }
 
-  private async write(final: boolean): Promise<Snapshot> {
-    const snap: Snapshot = { id: this.id, pid: process.pid, at: Date.now(), final, host: this.collect(), process: await processFamilies() };
+  /** `periodic`: the timer's write, which may repeat process figures up to PROCESS_REFRESH_MS old. */
+  private async write(final: boolean, periodic = false): Promise<Snapshot> {
+    const at = Date.now();
+    const cached = this.processCache;
+    let families: Family[];
+    if (periodic && cached !== undefined && at - cached.at < PROCESS_REFRESH_MS) families = cached.families;
+    else {
+      families = await processFamilies();
+      this.processCache = { at, families };
+    }
+    const snap: Snapshot = { id: this.id, pid: process.pid, at, final, host: this.collect(), process: families };
     if (this.stopped && !final) return snap;
     const file = join(this.dir, `${this.id}.json`);
     try {
