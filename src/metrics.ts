@@ -122,6 +122,8 @@ export class Metrics {
   private readonly wsCloses = new Map<string, number>([...OWN_CLOSE_CODES].map((c) => [String(c), 0]));
   /** `route\0status` -> answers. Routes are the route table's paths (or `unmatched`): bounded. */
   private readonly httpRequests = new Map<string, number>();
+  /** Refused upgrades by LUNA error code. */
+  private readonly upgradeRefusals = new Map<string, number>();
   readonly publishLatency = new Buckets(LATENCY_BUCKETS);
   readonly deliveryLatency = new Buckets(LATENCY_BUCKETS);
 
@@ -145,6 +147,12 @@ export class Metrics {
   }
 
   /** One HTTP answer (or abort: 499) on `route`. */
+  /** One `/ws` upgrade answered with an error instead of the 101, by its LUNA error code (a bounded set: errors.ts). */
+  countUpgradeRefused(errorCode: number): void {
+    const key = String(errorCode);
+    this.upgradeRefusals.set(key, (this.upgradeRefusals.get(key) ?? 0) + 1);
+  }
+
   countHttp(route: string, status: number): void {
     const key = `${route}\u0000${status}`;
     this.httpRequests.set(key, (this.httpRequests.get(key) ?? 0) + 1);
@@ -158,6 +166,11 @@ export class Metrics {
   /** @internal for METRICS */
   closeValues(): FamilyValue[] {
     return [...this.wsCloses].map(([code, value]) => ({ labels: { code }, value }));
+  }
+
+  /** @internal for METRICS */
+  upgradeRefusalValues(): FamilyValue[] {
+    return [...this.upgradeRefusals].map(([error_code, value]) => ({ labels: { error_code }, value }));
   }
 
   /** @internal for METRICS */
@@ -282,6 +295,14 @@ export const METRICS: readonly MetricDef[] = [
     labels: ['route', 'status'],
     aggregator: 'sum',
     values: (m) => m.httpValues(),
+  },
+  {
+    name: 'luna_sender_ws_upgrades_refused_total',
+    type: 'counter',
+    help: 'WebSocket upgrades answered with an error instead of the 101, by LUNA error code (12012 bad parameter, 29011 no or bad token, 29001 forbidden: permission, account or origin, 29006 a connection limit, 29010 resume refused, 29005 bus unavailable).',
+    labels: ['error_code'],
+    aggregator: 'sum',
+    values: (m) => m.upgradeRefusalValues(),
   },
   gauge('luna_sender_open_connections', 'WebSocket connections open now.', (r) => r.openConnections),
   gauge('luna_sender_subscriptions', 'Subscriptions (one per open socket).', (r) => r.subscriptions),

@@ -60,6 +60,7 @@ export function upgradeHandler(
 
     const refuse = (err: LunaError, requestId: string, close = false) => {
       if (aborted) return;
+      metrics.countUpgradeRefused(err.def.code);
       res.cork(() => {
         res.writeStatus(statusLine(err.status)).writeHeader('Luna-Request-Id', requestId).writeHeader('Content-Type', 'application/json');
         const extra = err.def.headers;

@@ -107,6 +107,13 @@ test('counters after known traffic on the in-process bus: events, predicates, to
     // A 404 is counted under one label, never the raw URL.
     assert.equal((await http(`${gw.url}/no/such/${'x'.repeat(20)}`)).status, 404);
     assert.equal(sample(await scrape(gw), 'luna_sender_http_requests_total{route="unmatched",status="404"}'), 1);
+    // Refused upgrades, by error code: a bad parameter twice, no account once (the answer is written
+    // before the refusal returns, so the counts are in place when the client sees it).
+    for (const q of ['gender=9', 'age__gte=x']) await assert.rejects(sub(gw, q), /400/);
+    await assert.rejects(connect(`ws://127.0.0.1:${gw.port}/2/ws`), /403/);
+    m = await scrape(gw);
+    assert.equal(sample(m, 'luna_sender_ws_upgrades_refused_total{error_code="12012"}'), 2);
+    assert.equal(sample(m, 'luna_sender_ws_upgrades_refused_total{error_code="29001"}'), 1);
 
     // Closes: 1000 and 1005 (no code) from clients; 1006 for a frame past SENDER_MAX_INBOUND_FRAME
     // (uWS cuts the connection, see AbnormalClosure) and for a client that vanishes without a close frame. The client sees the server's close
