@@ -104,6 +104,7 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
     metrics,
     plugins,
     auth,
+    origins: parseOrigins(config.SENDER_ALLOWED_ORIGINS),
     readings() {
       const r = registry.stats();
       const b = bus.stats();
@@ -141,7 +142,7 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
   wsFallbackRoutes(table, wsPaths, context);
   consoleRoutes(table, context);
   const drain = new HttpDrain();
-  mountRoutes(app, table, log, drain, parseOrigins(config.SENDER_ALLOWED_ORIGINS), (route, status) => metrics.countHttp(route, status));
+  mountRoutes(app, table, log, drain, context.origins, (route, status) => metrics.countHttp(route, status));
 
   const deliver = (ev: DeliveredEvent) => {
     registry.deliver(history.append(ev), history.epoch);

@@ -6,7 +6,7 @@ import { checkRequestId } from '../events/index.js';
 import type { Compiled, Registry } from '../fanout/index.js';
 import { type Entry, formatToken } from '../history/index.js';
 import { readHeaders } from '../http/headers.js';
-import { originProblem, parseOrigins } from '../http/origins.js';
+import { originProblem } from '../http/origins.js';
 import type { UWS } from '../uws.js';
 import type { SocketSet } from './close.js';
 import { validateHandshake } from './handshake.js';
@@ -27,8 +27,7 @@ export function upgradeHandler(
   perAccount: AccountConnections,
   rc: ResumeContext,
 ): NonNullable<UWS.WebSocketBehavior<Subscriber>['upgrade']> {
-  const { config, log, metrics, auth } = ctx;
-  const origins = parseOrigins(config.SENDER_ALLOWED_ORIGINS);
+  const { config, log, metrics, auth, origins } = ctx;
   const limits = { maxQueryBytes: config.SENDER_MAX_QUERY_BYTES, maxListItems: config.SENDER_MAX_LIST_ITEMS };
   const perAccountLimit = config.SENDER_MAX_CONNECTIONS_PER_ACCOUNT;
 
@@ -97,9 +96,9 @@ export function upgradeHandler(
     );
 
     function proceed(authed: Authenticated | LunaError | undefined) {
-      if (authed instanceof LunaError) return refuse(authed, checkRequestId(input.requestIdHeader).id);
+      if (authed instanceof LunaError) return refuse(authed, rid.id);
       const result = validateHandshake(authed === undefined ? input : { ...input, query: authed.carried.query, grant: authed.grant }, limits);
-      if (result instanceof LunaError) return refuse(result, checkRequestId(input.requestIdHeader).id);
+      if (result instanceof LunaError) return refuse(result, rid.id);
       if (sockets.size >= config.SENDER_MAX_CONNECTIONS) {
         metrics.connectionsRefused++;
         return refuse(
