@@ -44,6 +44,11 @@ interface AccountEntry {
  */
 export type PublishFn = (topic: string, frame: Uint8Array) => boolean;
 
+/** The account's topic key of a filter: positions=1 subscribers have a topic of their own per filter. */
+function topicKeyOf(filterKey: string, positions: boolean): string {
+  return positions ? `${filterKey}\u0000positions` : filterKey;
+}
+
 export class Registry {
   private readonly accounts = new Map<string, AccountEntry>();
   /**
@@ -81,7 +86,7 @@ export class Registry {
       acct = { list: [], byKey: new Map(), needsFacts: false };
       this.accounts.set(account, acct);
     }
-    const topicKey = positions ? `${key}\u0000positions` : key;
+    const topicKey = topicKeyOf(key, positions);
     let entry = acct.byKey.get(topicKey);
     if (entry === undefined) {
       let compiled = this.compiled.get(key);
@@ -101,7 +106,7 @@ export class Registry {
 
   /** Frees the topic when its last subscriber leaves, and the account when its last topic goes. */
   unsubscribe(account: string, key: string, positions = false): void {
-    const topicKey = positions ? `${key}\u0000positions` : key;
+    const topicKey = topicKeyOf(key, positions);
     const acct = this.accounts.get(account);
     const entry = acct?.byKey.get(topicKey);
     if (acct === undefined || entry === undefined) return;
